@@ -1,0 +1,1 @@
+"""Handwritten-digit recognition on Kaggle's MNIST (digit-recognizer) with PyTorch."""

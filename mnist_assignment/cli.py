@@ -1,0 +1,167 @@
+"""python -m mnist_assignment {check-data,get-data,train,predict,sweep}.
+
+Every expected failure (bad file, bad argument, bad checkpoint) is one line on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from .config import PRESETS
+from .data import DataError, load_digits, sha256_file, summary
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of usage + message
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="python -m mnist_assignment", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("check-data", help="validate a Kaggle CSV and summarise it")
+    p.add_argument("path")
+    p.add_argument("--kind", choices=["train", "test"], default=None)
+
+    p = sub.add_parser("get-data", help="find data/train.csv, download it from Kaggle, or use the sample")
+    p.add_argument("--data-dir", default="data")
+
+    p = sub.add_parser("train", help="train one model; writes DIR/history.json and DIR/model.pt")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--preset", choices=sorted(PRESETS), default="baseline")
+    p.add_argument("--model", choices=["mlp", "cnn"])
+    p.add_argument("--hidden", type=int, nargs="+")
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--layernorm", action="store_true", default=None)
+    p.add_argument("--batchnorm", action="store_true", default=None)
+    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam", "adamw"])
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--patience", type=int, help="early stopping on validation loss (0 = off)")
+    p.add_argument("--seed", type=int)
+
+    p = sub.add_parser("predict", help="write a Kaggle submission (ImageId,Label)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (DataError, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_check_data(args) -> int:
+    images, labels = load_digits(args.path, kind=args.kind)
+    info = summary(images, labels)
+    kind = "train" if labels is not None else "test"
+    print(f"{args.path}: ok ({kind} file)")
+    print(f"rows: {info['rows']:,}")
+    if labels is not None:
+        print("class counts (0..9): " + " ".join(str(c) for c in info["class_counts"]))
+    print(f"pixel mean/std (/255): {info['pixel_mean']:.4f} / {info['pixel_std']:.4f}")
+    print(f"sha256: {sha256_file(args.path)}")
+    return 0
+
+
+def cmd_get_data(args) -> int:
+    from .data import ensure_train_data
+
+    path, message = ensure_train_data(args.data_dir)
+    print(message)
+    print(path)
+    return 0
+
+
+def config_from_args(args):
+    cfg = PRESETS[args.preset]
+    overrides = {
+        "model": args.model, "hidden": args.hidden, "dropout": args.dropout,
+        "layernorm": args.layernorm, "batchnorm": args.batchnorm, "optimizer": args.optimizer,
+        "lr": args.lr, "batch_size": args.batch_size, "epochs": args.epochs,
+        "patience": args.patience, "seed": args.seed,
+    }
+    return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def cmd_train(args) -> int:
+    from .data import load_source, prepare
+    from .models import count_parameters, describe_device, pick_device
+    from .training import format_epoch, save_checkpoint, train
+
+    cfg = config_from_args(args)
+    images, labels, source = load_source(args.data)
+    device = pick_device()
+    print(f"data: {source.describe()}")
+    print(f"device: {describe_device(device)}")
+    split = prepare(images, labels, device)
+    model, history = train(cfg, split)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out / "model.pt", model, cfg, split.mean, split.std)
+    write_atomic(out / "history.json", history.to_json())
+    status = "DIVERGED" if history.diverged else "done"
+    print(f"{status}: {len(history.epochs)} epochs, {count_parameters(model):,} parameters, "
+          f"{format_epoch(history.final, cfg.epochs).split('  ', 1)[1]}; total {history.seconds:.1f}s "
+          f"-> {out}/history.json, {out}/model.pt")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import torch
+
+    from .data import normalise
+    from .models import pick_device
+    from .training import load_checkpoint, predict
+
+    device = pick_device()
+    model, _, mean, std = load_checkpoint(args.model, device)
+    images, _ = load_digits(args.data, kind="test")
+    labels = predict(model, normalise(images, mean, std).to(device)).cpu()
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["ImageId", "Label"])
+    writer.writerows(zip(range(1, len(labels) + 1), labels.tolist()))
+    write_atomic(Path(args.out), text.getvalue())
+    counts = torch.bincount(labels, minlength=10).tolist()
+    print(f"wrote {len(labels):,} predictions to {args.out}; predicted class counts: {counts}")
+    return 0
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+COMMANDS = {
+    "check-data": cmd_check_data,
+    "get-data": cmd_get_data,
+    "train": cmd_train,
+    "predict": cmd_predict,
+}

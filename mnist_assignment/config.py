@@ -1,0 +1,84 @@
+"""The one frozen config every run is made from; a sweep is a list of `dataclasses.replace` copies."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+SCHEDULES = ("constant", "onecycle")
+MODELS = ("mlp", "cnn")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "mlp"  # "mlp" or "cnn"
+    hidden: tuple[int, ...] = (256, 128)  # mlp: hidden widths; cnn: widths of its fc layers
+    channels: tuple[int, ...] = (32, 64)  # cnn only: conv widths, one 2x2 pool after each
+    dropout: float = 0.0  # after every hidden ReLU
+    layernorm: bool = False
+    batchnorm: bool = False
+    optimizer: str = "sgd"  # sgd | momentum (sgd, 0.9) | adam | adamw
+    lr: float = 0.01  # the assignment's SGD learning rate
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # "onecycle": warm up then anneal, stepped every batch
+    label_smoothing: float = 0.0
+    shift: int = 0  # augmentation: random translation of up to this many pixels
+    batch_size: int = 64
+    epochs: int = 20
+    patience: int = 0  # early stopping on validation loss; 0 = off
+    log_every: int = 0  # also record the training loss every k iterations; 0 = off
+    seed: int = 0
+
+    def __post_init__(self):
+        # lists arrive from JSON and argparse; tuples keep the config hashable
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        problems = []
+        if self.model not in MODELS:
+            problems.append(f"model must be one of {', '.join(MODELS)}, not {self.model!r}")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if not self.hidden or any(h < 1 for h in self.hidden) or any(c < 1 for c in self.channels):
+            problems.append(f"need at least one hidden width, all positive; got {list(self.hidden)}")
+        if not 0.0 <= self.dropout < 1.0:
+            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.layernorm and self.batchnorm:
+            problems.append("choose layernorm or batchnorm, not both")
+        if not self.lr > 0:
+            problems.append(f"lr must be positive, got {self.lr}")
+        if self.batch_size < 1 or self.epochs < 1:
+            problems.append("batch_size and epochs must be at least 1")
+        if self.patience < 0 or self.log_every < 0 or self.shift < 0:
+            problems.append("patience, log_every and shift must not be negative")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["hidden"], out["channels"] = list(self.hidden), list(self.channels)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+# the assignment's model: 784-256-128-10, ReLU, SGD lr 0.01, cross-entropy, batch 64
+BASELINE = TrainConfig()
+
+PRESETS = {
+    "baseline": BASELINE,
+    # filled in from the extensions study (issue 6); see README for the measured figures
+    "best-mlp": TrainConfig(hidden=(1024, 1024), layernorm=True, dropout=0.3, optimizer="adamw",
+                            lr=3e-3, weight_decay=0.05, schedule="onecycle", label_smoothing=0.1,
+                            shift=2, batch_size=128, epochs=15),
+    "cnn": TrainConfig(model="cnn", channels=(32, 64), hidden=(128,), batchnorm=True, dropout=0.1,
+                       optimizer="adamw", lr=3e-3, weight_decay=0.05, schedule="onecycle",
+                       label_smoothing=0.1, shift=2, batch_size=128, epochs=8),
+}

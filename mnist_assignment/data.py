@@ -1,0 +1,372 @@
+"""Kaggle digit-recognizer CSV -> validated arrays -> stratified split -> tensors -> DataLoader.
+
+`load_digits` is the only way data enters the project. It validates the whole file before
+returning anything and raises `DataError` (one line: file, row, column, problem) otherwise.
+Rows are counted from 1 over data rows, the header not included.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.model_selection import train_test_split
+from torch.utils.data import DataLoader, Sampler
+
+PIXELS = [f"pixel{i}" for i in range(784)]
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
+CACHE_VERSION = 1
+
+
+class DataError(ValueError):
+    """A data file that cannot be used; the message is one line naming file, row, column."""
+
+
+def sha256_file(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- loading + validation
+
+
+def load_digits(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a Kaggle train/test CSV (or .csv.gz): uint8 images [N, 784], int64 labels or None.
+
+    kind: "train" (label column required), "test" (no label column) or None (from the header).
+    A binary cache beside the source makes the second load fast; it is keyed by the source's
+    size, mtime and sha256 and rebuilt whenever it does not match or does not load.
+    """
+    path = Path(path)
+    name = str(path)
+    if kind not in (None, "train", "test"):
+        raise DataError(f"{name}: kind must be 'train' or 'test', not {kind!r}")
+    try:
+        raw = path.read_bytes()
+        stat = path.stat()
+    except FileNotFoundError:
+        raise DataError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{name}: is a directory, not a CSV file") from None
+    except OSError as err:
+        raise DataError(f"{name}: cannot read ({err.strerror})") from None
+    key = {"version": CACHE_VERSION, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+           "sha256": hashlib.sha256(raw).hexdigest()}
+    cached = _read_cache(path, key)
+    if cached is None:
+        cached = _parse(name, raw)
+        _write_cache(path, key, *cached)
+    images, labels = cached
+    if kind == "train" and labels is None:
+        raise DataError(f"{name}: header: missing column label (this looks like a test file)")
+    if kind == "test" and labels is not None:
+        raise DataError(f"{name}: header: unexpected column label (this looks like a train file)")
+    return images, labels
+
+
+def _decode(name: str, raw: bytes) -> bytes:
+    """Gunzip if needed and refuse what is plainly not a CSV; the bytes stay bytes (fast)."""
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as err:
+            raise DataError(f"{name}: corrupt gzip data ({err})") from None
+    elif name.endswith(".gz"):
+        raise DataError(f"{name}: not gzip data although the name ends in .gz")
+    raw = raw.removeprefix(b"\xef\xbb\xbf").rstrip()  # trailing blank lines are harmless
+    if not raw:
+        raise DataError(f"{name}: empty file")
+    head = raw[:65536]
+    if head.lstrip()[:1] == b"<":
+        raise DataError(f"{name}: an HTML/XML page, not a CSV (a failed download?)")
+    if b"\x00" in head:
+        raise DataError(f"{name}: binary data, not a CSV file")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 4:  # not merely a character cut at the 64 KiB boundary
+            raise DataError(f"{name}: binary data, not a CSV file (invalid UTF-8)") from None
+    return raw
+
+
+def _header(name: str, text: bytes) -> tuple[list[str], bool]:
+    first = text.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
+    columns = [c.strip().strip('"') for c in first.split(",")]
+    seen = set()
+    for column in columns:
+        if column in seen:
+            raise DataError(f"{name}: header: column {column or '(empty)'} appears twice")
+        seen.add(column)
+    has_label = "label" in seen
+    unexpected = [c for c in columns if c not in set(PIXELS) | {"label"}]
+    if unexpected:
+        if len(columns) == 1 or all(not c.startswith("pixel") for c in columns):
+            raise DataError(f"{name}: not a digit-recognizer CSV (header starts {first[:40]!r})")
+        raise DataError(f"{name}: header: unexpected column {unexpected[0] or '(empty)'}")
+    missing = [c for c in PIXELS if c not in seen]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise DataError(f"{name}: header: missing column {missing[0]}{more}")
+    return columns, has_label
+
+
+def _parse(name: str, raw: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    text = _decode(name, raw)
+    columns, has_label = _header(name, text)
+    if b"\n" not in text:
+        raise DataError(f"{name}: no data rows after the header")
+    try:  # fast path: the C parser, strict integers; anything odd goes to _diagnose
+        frame = pd.read_csv(io.BytesIO(text), dtype=np.int64, skip_blank_lines=False,
+                            engine="c", header=0, names=columns)
+        values = frame.to_numpy()
+    except (ValueError, pd.errors.ParserError, OverflowError):
+        _diagnose(name, text, columns)
+        raise DataError(f"{name}: could not be parsed as integers") from None
+    if values.shape[1] != len(columns):
+        _diagnose(name, text, columns)
+    order = [columns.index(c) for c in (["label"] if has_label else []) + PIXELS]
+    values = values[:, order]  # reorder by name
+    pixels = values[:, 1:] if has_label else values
+    bad = np.argwhere((pixels < 0) | (pixels > 255))
+    if len(bad):
+        row, col = bad[0]
+        raise DataError(f"{name}: row {row + 1}, column pixel{col}: "
+                        f"value {pixels[row, col]} is outside 0..255")
+    labels = None
+    if has_label:
+        labels = values[:, 0].astype(np.int64)
+        bad = np.flatnonzero((labels < 0) | (labels > 9))
+        if len(bad):
+            raise DataError(f"{name}: row {bad[0] + 1}, column label: "
+                            f"value {labels[bad[0]]} is outside 0..9")
+    return np.ascontiguousarray(pixels, dtype=np.uint8), labels
+
+
+def _diagnose(name: str, text: bytes, columns: list[str]) -> None:
+    """Slow exact scan, run only when the fast parser refused the file: say where and why."""
+    lines = text.decode("utf-8", errors="replace").split("\n")[1:]
+    for row, fields in enumerate(csv.reader(line.rstrip("\r") for line in lines), start=1):
+        if not fields:
+            raise DataError(f"{name}: row {row}: empty line")
+        if len(fields) != len(columns):
+            raise DataError(f"{name}: row {row}: {len(fields)} fields, expected {len(columns)}")
+        for column, cell in zip(columns, fields):
+            cell = cell.strip()
+            if cell == "":
+                raise DataError(f"{name}: row {row}, column {column}: blank cell")
+            try:
+                value = int(cell)
+            except ValueError:
+                raise DataError(f"{name}: row {row}, column {column}: "
+                                f"value {cell[:20]!r} is not an integer") from None
+            top = 9 if column == "label" else 255
+            if not 0 <= value <= top:
+                raise DataError(f"{name}: row {row}, column {column}: "
+                                f"value {value} is outside 0..{top}")
+
+
+# ---------------------------------------------------------------- cache
+
+
+def _cache_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.cache.npz")
+
+
+def _read_cache(path: Path, key: dict) -> tuple[np.ndarray, np.ndarray | None] | None:
+    try:
+        with np.load(_cache_path(path)) as npz:
+            meta = json.loads(bytes(npz["meta"]).decode())
+            if meta["key"] != key:
+                return None
+            images = npz["images"]
+            labels = npz["labels"] if meta["has_labels"] else None
+        if hashlib.sha256(images.tobytes()).hexdigest() != meta["images_sha256"]:
+            return None
+        if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != 784:
+            return None
+        return images, labels
+    except Exception:  # a missing, truncated or foreign cache is simply rebuilt
+        return None
+
+
+def _write_cache(path: Path, key: dict, images: np.ndarray, labels: np.ndarray | None) -> None:
+    meta = {"key": key, "has_labels": labels is not None,
+            "images_sha256": hashlib.sha256(images.tobytes()).hexdigest()}
+    target = _cache_path(path)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, images=images, labels=labels if labels is not None else np.zeros(0),
+                     meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        os.replace(tmp, target)
+    except OSError:  # a read-only data folder only costs speed
+        tmp.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- finding the data
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the data came from, for the provenance line of every result."""
+
+    path: str
+    origin: str  # "kaggle" (user's file), "shared" (full dev data), "sample" (bundled)
+    rows: int
+    sha256: str
+
+    def describe(self) -> str:
+        if self.origin == "sample":
+            return (f"ran on the {self.rows:,}-digit bundled sample ({self.path}), "
+                    f"not Kaggle's train.csv")
+        return f"{self.path}: {self.rows:,} rows, sha256 {self.sha256[:16]}…"
+
+
+def find_train_file(data_dir: str | Path = "data") -> Path:
+    """data/train.csv(.gz) when the user put it there, else the bundled sample."""
+    for name in ("train.csv", "train.csv.gz"):
+        if (Path(data_dir) / name).exists():
+            return Path(data_dir) / name
+    return SAMPLE_DIR / "train.csv.gz"
+
+
+def kaggle_credentials() -> bool:
+    home = Path.home()
+    return bool(os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")) or any(
+        (d / "kaggle.json").is_file() for d in (home / ".kaggle", home / ".config" / "kaggle"))
+
+
+def ensure_train_data(data_dir: str | Path = "data") -> tuple[Path, str]:
+    """The train file to use and a sentence saying where it came from.
+
+    data/train.csv(.gz) if present; else Kaggle's files via the official `kaggle` package when
+    credentials are configured; else the bundled sample, said loudly.
+    """
+    data_dir = Path(data_dir)
+    path = find_train_file(data_dir)
+    if origin_of(path) != "sample":
+        return path, f"using {path}"
+    if kaggle_credentials():
+        import subprocess
+        import sys
+        import zipfile
+
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "kaggle"], check=True)
+        subprocess.run([sys.executable, "-m", "kaggle", "competitions", "download",
+                        "-c", "digit-recognizer", "-p", str(data_dir)], check=True)
+        with zipfile.ZipFile(data_dir / "digit-recognizer.zip") as archive:
+            archive.extractall(data_dir, members=["train.csv", "test.csv"])
+        return data_dir / "train.csv", f"downloaded Kaggle's digit-recognizer files to {data_dir}"
+    rows = len(load_digits(path)[0])
+    return path, (f"WARNING: no {data_dir}/train.csv and no Kaggle credentials: results will be "
+                  f"on the {rows:,}-digit bundled sample, not Kaggle's train.csv")
+
+
+def origin_of(path: str | Path) -> str:
+    resolved = Path(path).resolve()
+    if resolved.parent == SAMPLE_DIR:
+        return "sample"
+    if resolved.parent.name == "data" and resolved.parent.parent.name == "shared":
+        return "shared"
+    return "kaggle"
+
+
+def load_source(path: str | Path) -> tuple[np.ndarray, np.ndarray, Source]:
+    images, labels = load_digits(path, kind="train")
+    source = Source(str(path), origin_of(path), len(labels), sha256_file(path))
+    return images, labels, source
+
+
+# ---------------------------------------------------------------- split, normalise, feed
+
+
+@dataclass
+class Split:
+    """The stratified 80/20 split as normalised float32 tensors on one device."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    mean: float
+    std: float
+
+    def to(self, device: torch.device | str) -> Split:
+        return Split(self.x_train.to(device), self.y_train.to(device), self.x_val.to(device),
+                     self.y_val.to(device), self.mean, self.std)
+
+
+def stratified_split(images: np.ndarray, labels: np.ndarray, val_fraction: float = 0.2,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's stratified split: x_train, x_val, y_train, y_val, the same on every run."""
+    return train_test_split(images, labels, test_size=val_fraction, stratify=labels,
+                            random_state=seed)
+
+
+def normalise(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
+    return (torch.from_numpy(images).float().div_(255.0) - mean) / std
+
+
+def prepare(images: np.ndarray, labels: np.ndarray, device: torch.device | str = "cpu",
+            val_fraction: float = 0.2, seed: int = 0) -> Split:
+    """Split, then normalise both parts once with statistics of the training part only."""
+    x_tr, x_va, y_tr, y_va = stratified_split(images, labels, val_fraction, seed)
+    scaled = x_tr.astype(np.float64) / 255.0
+    mean, std = float(scaled.mean()), float(scaled.std())
+    return Split(normalise(x_tr, mean, std), torch.from_numpy(y_tr), normalise(x_va, mean, std),
+                 torch.from_numpy(y_va), mean, std).to(device)
+
+
+class TensorPairs(torch.utils.data.Dataset):
+    """Two in-memory tensors; indexing with a tensor of indices returns a whole batch."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index):
+        return self.x[index], self.y[index]
+
+
+class ShuffledBatches(Sampler):
+    """Yields index tensors of one batch each, from a fresh seeded permutation every epoch."""
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, generator: torch.Generator):
+        self.n, self.batch_size, self.shuffle, self.generator = n, batch_size, shuffle, generator
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
+        return iter(order.split(self.batch_size))
+
+
+def make_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
+                seed: int = 0) -> DataLoader:
+    """A real DataLoader, but each batch is one indexing op on tensors already in memory."""
+    generator = torch.Generator().manual_seed(seed)
+    sampler = ShuffledBatches(len(y), batch_size, shuffle, generator)
+    # batch_size=None: the sampler already yields whole batches, so nothing is collated per sample
+    return DataLoader(TensorPairs(x, y), sampler=sampler, batch_size=None,
+                      collate_fn=lambda batch: batch)
+
+
+def summary(images: np.ndarray, labels: np.ndarray | None) -> dict:
+    scaled = images / 255.0
+    out = {"rows": int(len(images)), "pixel_mean": round(float(scaled.mean()), 4),
+           "pixel_std": round(float(scaled.std()), 4)}
+    if labels is not None:
+        out["class_counts"] = np.bincount(labels, minlength=10).tolist()
+    return out

@@ -1,0 +1,100 @@
+"""MLP and CNN built from a TrainConfig; optional parts are nn.Identity so forward has no ifs."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+
+
+def hidden_block(n_in: int, n_out: int, cfg: TrainConfig) -> nn.Sequential:
+    """The one place the order is stated: Linear -> norm -> ReLU -> Dropout."""
+    if cfg.batchnorm:
+        norm = nn.BatchNorm1d(n_out)
+    elif cfg.layernorm:
+        norm = nn.LayerNorm(n_out)
+    else:
+        norm = nn.Identity()
+    return nn.Sequential(
+        nn.Linear(n_in, n_out),
+        norm,
+        nn.ReLU(),
+        nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity(),
+    )
+
+
+class MLP(nn.Module):
+    """784 -> hidden... -> 10 logits (softmax lives in the loss)."""
+
+    def __init__(self, cfg: TrainConfig):
+        super().__init__()
+        widths = [784, *cfg.hidden]
+        self.hidden = nn.Sequential(*[hidden_block(a, b, cfg) for a, b in zip(widths, widths[1:])])
+        self.out = nn.Linear(widths[-1], 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        x = self.hidden(x)
+        return self.out(x)
+
+
+def conv_block(c_in: int, c_out: int, cfg: TrainConfig) -> nn.Sequential:
+    """Conv3x3 -> BatchNorm -> ReLU -> MaxPool2x2 (halves the side)."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=not cfg.batchnorm),
+        nn.BatchNorm2d(c_out) if cfg.batchnorm else nn.Identity(),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
+class CNN(nn.Module):
+    """conv blocks (one pool each) -> flatten -> the same hidden blocks as the MLP -> 10."""
+
+    def __init__(self, cfg: TrainConfig):
+        super().__init__()
+        chans = [1, *cfg.channels]
+        self.features = nn.Sequential(*[conv_block(a, b, cfg) for a, b in zip(chans, chans[1:])])
+        side = 28 // 2 ** len(cfg.channels)
+        flat = chans[-1] * side * side  # derived, never a hand-computed literal
+        widths = [flat, *cfg.hidden]
+        self.hidden = nn.Sequential(*[hidden_block(a, b, cfg) for a, b in zip(widths, widths[1:])])
+        self.out = nn.Linear(widths[-1], 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.view(-1, 1, 28, 28)
+        x = self.features(x)
+        x = self.hidden(x.flatten(1))
+        return self.out(x)
+
+
+def build_model(cfg: TrainConfig) -> nn.Module:
+    return CNN(cfg) if cfg.model == "cnn" else MLP(cfg)
+
+
+def parameter_table(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
+    """(name, shape, count) per parameter tensor, for the notebook's architecture section."""
+    return [(name, tuple(p.shape), p.numel()) for name, p in model.named_parameters()]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def pick_device() -> torch.device:
+    """CUDA, else Apple MPS, else CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
+    return f"cpu ({torch.get_num_threads()} threads; no GPU found)"

@@ -1,0 +1,232 @@
+"""The hand-written training loop: fit(config, split) -> History (plain data, JSON round trip)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .data import Split, make_loader
+from .models import build_model
+
+
+@dataclass
+class History:
+    config: dict
+    epochs: list[dict] = field(default_factory=list)  # epoch, train_loss/acc, val_loss/acc, seconds
+    iterations: list[dict] = field(default_factory=list)  # iteration, train_loss (if log_every)
+    diverged: bool = False  # a NaN/inf loss stopped the run: a result, not a crash
+    best_epoch: int | None = None  # the epoch whose weights were kept (early stopping)
+    stopped_early: bool = False
+    device: str = "cpu"
+
+    @property
+    def final(self) -> dict:
+        return self.epochs[-1] if self.epochs else {}
+
+    @property
+    def seconds(self) -> float:
+        return sum(e["seconds"] for e in self.epochs)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> History:
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> History:
+        return cls.from_dict(json.loads(text))
+
+
+def finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None  # JSON has no NaN; null marks a diverged value
+
+
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    # foreach: one fused kernel call for all tensors instead of a Python loop per parameter
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    if cfg.optimizer == "momentum":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay,
+                               foreach=True)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+
+
+def random_shift(x: torch.Tensor, max_shift: int, background: float,
+                 generator: torch.Generator) -> torch.Tensor:
+    """Translate each image by up to max_shift pixels in x and y (augmentation)."""
+    n = len(x)
+    padded = nn.functional.pad(x.view(n, 28, 28), [max_shift] * 4, value=background)
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n, 1), generator=generator).to(x.device)
+    rows = (dy + torch.arange(28, device=x.device)).unsqueeze(2)
+    cols = (dx + torch.arange(28, device=x.device)).unsqueeze(1)
+    return padded[torch.arange(n, device=x.device).view(n, 1, 1), rows, cols].view(n, 784)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+             batch_size: int = 4096) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy in eval mode (dropout off, BatchNorm running stats)."""
+    model.eval()
+    loss, correct = torch.zeros((), device=x.device), torch.zeros((), device=x.device)
+    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+        logits = model(xb)
+        loss += nn.functional.cross_entropy(logits, yb, reduction="sum")
+        correct += (logits.argmax(1) == yb).sum()
+    return loss.item() / len(y), correct.item() / len(y)
+
+
+def show_bars() -> bool:
+    """Bars for a person watching; one line per epoch for CI, logs and executed reports."""
+    if os.environ.get("CI") or os.environ.get("MNIST_PLAIN_PROGRESS"):
+        return False
+    return sys.stdout.isatty() or "ipykernel" in sys.modules
+
+
+def fit(cfg: TrainConfig, split: Split, verbose: bool = True) -> History:
+    """Train a fresh model from cfg on split; the History is all most callers need."""
+    return train(cfg, split, verbose)[1]
+
+
+def train(cfg: TrainConfig, split: Split, verbose: bool = True) -> tuple[nn.Module, History]:
+    """The loop itself: a fresh model, our own epochs, per-epoch metrics as plain data."""
+    torch.manual_seed(cfg.seed)  # initial weights
+    model = build_model(cfg).to(split.x_train.device)
+    loader = make_loader(split.x_train, split.y_train, cfg.batch_size, seed=cfg.seed)
+    optimizer = make_optimizer(cfg, model.parameters())
+    steps = cfg.epochs * len(loader)
+    scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=steps)
+                 if cfg.schedule == "onecycle" else None)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    shift_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    background = -split.mean / split.std  # a blank pixel after normalisation
+    history = History(cfg.to_dict(), device=str(split.x_train.device))
+    best = (math.inf, None)
+    device = split.x_train.device
+    for epoch in range(1, cfg.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        # sums stay on the device: no host sync per step, one read per epoch
+        loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device)
+        batches = tqdm_batches(loader, epoch, cfg.epochs) if verbose and show_bars() else loader
+        for step, (xb, yb) in enumerate(batches, start=1):
+            if cfg.shift:
+                xb = random_shift(xb, cfg.shift, background, shift_gen)
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            loss_sum += loss.detach() * len(yb)
+            correct += (logits.argmax(1) == yb).sum()
+            if cfg.log_every and step % cfg.log_every == 0:
+                history.iterations.append({"iteration": (epoch - 1) * len(loader) + step,
+                                           "train_loss": finite_or_none(loss.item())})
+        n = len(split.y_train)
+        train_loss, train_acc = loss_sum.item() / n, correct.item() / n
+        if not math.isfinite(train_loss):
+            history.diverged = True
+            val_loss, val_acc = math.nan, math.nan
+        else:
+            val_loss, val_acc = evaluate(model, split.x_val, split.y_val)
+        row = {"epoch": epoch, "train_loss": finite_or_none(train_loss), "train_acc": train_acc,
+               "val_loss": finite_or_none(val_loss), "val_acc": finite_or_none(val_acc),
+               "seconds": time.perf_counter() - start}
+        history.epochs.append(row)
+        if verbose:
+            print(format_epoch(row, cfg.epochs), flush=True)
+        if history.diverged:
+            break
+        if val_loss < best[0]:
+            best = (val_loss, epoch)
+            best_state = copy.deepcopy(model.state_dict()) if cfg.patience else None
+        elif cfg.patience and epoch - best[1] >= cfg.patience:
+            history.stopped_early = True
+            break
+    history.best_epoch = best[1]
+    if cfg.patience and best[1] is not None and best[1] != len(history.epochs):
+        model.load_state_dict(best_state)  # early stopping keeps the best weights
+    return model, history
+
+
+def tqdm_batches(loader, epoch: int, epochs: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(loader, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")
+
+
+def format_epoch(row: dict, epochs: int) -> str:
+    def num(v, fmt):
+        return "nan" if v is None or v != v else format(v, fmt)
+
+    return (f"epoch {row['epoch']:3d}/{epochs}  train loss {num(row['train_loss'], '.4f')} "
+            f"acc {num(row['train_acc'], '.4f')}  val loss {num(row['val_loss'], '.4f')} "
+            f"acc {num(row['val_acc'], '.4f')}  {row['seconds']:.2f}s")
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; one line naming the file and the problem."""
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, cfg: TrainConfig, mean: float,
+                    std: float) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"config": cfg.to_dict(), "state_dict": state, "mean": mean, "std": std}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu"):
+    """-> (model in eval mode, config, mean, std); CheckpointError when it cannot be used."""
+    name = str(path)
+    if not Path(path).is_file():
+        raise CheckpointError(f"{name}: no such checkpoint file")
+    try:
+        blob = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{name}: not a readable checkpoint (truncated or corrupt: "
+                              f"{first[:120]})") from None
+    if not isinstance(blob, dict) or not {"config", "state_dict", "mean", "std"} <= set(blob):
+        raise CheckpointError(f"{name}: not a mnist_assignment checkpoint (missing keys)")
+    try:
+        cfg = TrainConfig.from_dict(blob["config"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{name}: bad config in checkpoint ({err})") from None
+    model = build_model(cfg).to(device)
+    try:
+        model.load_state_dict(blob["state_dict"])
+    except RuntimeError as err:
+        detail = " ".join(str(err).split())[:160]
+        raise CheckpointError(f"{name}: weights do not match the config ({detail})") from None
+    model.eval()
+    return model, cfg, float(blob["mean"]), float(blob["std"])
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model(xb).argmax(1) for xb in x.split(batch_size)])

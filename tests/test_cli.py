@@ -1,0 +1,86 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import SAMPLE_TEST, SAMPLE_TRAIN, write
+
+from mnist_assignment.cli import main
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "mnist_assignment", *map(str, args)],
+                          capture_output=True, text=True)
+
+
+def test_check_data_accepts_a_good_file():
+    result = run("check-data", SAMPLE_TRAIN, "--kind", "train")
+    assert result.returncode == 0, result.stderr
+    assert "rows: 8,000" in result.stdout and "sha256:" in result.stdout
+    assert "class counts" in result.stdout
+
+
+def test_check_data_rejects_a_bad_file_in_one_line(tmp_path, sample_lines):
+    lines = list(sample_lines)
+    parts = lines[8].split(",")
+    parts[401] = "256"
+    lines[8] = ",".join(parts)
+    path = write(tmp_path / "train.csv", lines)
+    result = run("check-data", path, "--kind", "train")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip() == f"error: {path}: row 8, column pixel400: value 256 is outside 0..255"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["check-data"],
+    ["check-data", "x.csv", "--kind", "both"],
+    ["train", "--data", "x.csv"],
+    ["frobnicate"],
+])
+def test_bad_arguments_exit_2_in_one_line(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1
+
+
+def test_train_then_predict_writes_kaggle_files(tmp_path):
+    out = tmp_path / "run"
+    result = run("train", "--data", SAMPLE_TRAIN, "--out", out, "--epochs", "2",
+                 "--hidden", "32", "16", "--batch-size", "128")
+    assert result.returncode == 0, result.stderr
+    assert "bundled sample" in result.stdout
+    history = json.loads((out / "history.json").read_text())
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2]
+    assert set(history["epochs"][0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc",
+                                         "seconds"}
+    assert history["config"]["hidden"] == [32, 16]
+    assert result.stdout.count("epoch ") >= 2 and "done:" in result.stdout
+    sub = tmp_path / "submission.csv"
+    result = run("predict", "--model", out / "model.pt", "--data", SAMPLE_TEST, "--out", sub)
+    assert result.returncode == 0, result.stderr
+    with open(sub) as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["ImageId", "Label"]
+    assert len(rows) == 2001
+    assert [int(r[0]) for r in rows[1:]] == list(range(1, 2001))
+    assert all(0 <= int(r[1]) <= 9 for r in rows[1:])
+    # a train file is not a test file; a missing model is one clean line
+    bad = run("predict", "--model", out / "model.pt", "--data", SAMPLE_TRAIN, "--out", sub)
+    assert bad.returncode == 2 and "unexpected column label" in bad.stderr
+    missing = run("predict", "--model", tmp_path / "none.pt", "--data", SAMPLE_TEST, "--out", sub)
+    assert missing.returncode == 2 and "no such checkpoint" in missing.stderr
+    assert "Traceback" not in bad.stderr + missing.stderr
+
+
+def test_flags_override_the_preset():
+    from mnist_assignment.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(["train", "--data", "d", "--out", "o", "--preset", "best-mlp",
+                                      "--lr", "0.5", "--epochs", "3"])
+    cfg = config_from_args(args)
+    assert cfg.lr == 0.5 and cfg.epochs == 3 and cfg.hidden == (1024, 1024)
+    assert torch.__version__.startswith("2.13")

@@ -1,0 +1,222 @@
+import gzip
+import os
+
+import numpy as np
+import pytest
+import torch
+from conftest import SAMPLE_TEST, SAMPLE_TRAIN, write
+
+from mnist_assignment import data
+from mnist_assignment.data import DataError, load_digits, make_loader, prepare, stratified_split
+
+
+def cells(line):
+    return line.split(",")
+
+
+def with_cell(lines, row, column, value):
+    """Copy of lines with data row `row` (1-based), column index `column` set to value."""
+    out = list(lines)
+    parts = cells(out[row])
+    parts[column] = value
+    out[row] = ",".join(parts)
+    return out
+
+
+def test_sample_loads_with_types_and_shapes(sample):
+    images, labels = sample
+    assert images.dtype == np.uint8 and images.shape == (8000, 784)
+    assert labels.dtype == np.int64 and labels.shape == (8000,)
+    assert set(np.unique(labels)) == set(range(10))
+    test_images, test_labels = load_digits(SAMPLE_TEST, kind="test")
+    assert test_images.shape == (2000, 784) and test_labels is None
+
+
+def test_values_match_the_text(tmp_path, sample_lines):
+    images, labels = load_digits(write(tmp_path / "t.csv", sample_lines))
+    first = [int(v) for v in cells(sample_lines[1])]
+    assert labels[0] == first[0]
+    assert images[0].tolist() == first[1:]
+
+
+def test_columns_in_another_order_are_reordered_by_name(tmp_path, sample_lines):
+    rows = [cells(line) for line in sample_lines]
+    order = [0, *range(784, 0, -1)]  # label first, pixels reversed
+    shuffled = [",".join(r[i] for i in order) for r in rows]
+    a, la = load_digits(write(tmp_path / "a.csv", sample_lines))
+    b, lb = load_digits(write(tmp_path / "b.csv", shuffled))
+    assert np.array_equal(a, b) and np.array_equal(la, lb)
+
+
+def test_bom_crlf_and_trailing_blank_lines_are_fine(tmp_path, sample_lines):
+    path = tmp_path / "w.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(sample_lines).encode() + b"\r\n\r\n")
+    images, labels = load_digits(path)
+    assert images.shape == (20, 784)
+
+
+def test_gzip_is_read(tmp_path, sample_lines):
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(("\n".join(sample_lines) + "\n").encode()))
+    assert load_digits(path)[0].shape == (20, 784)
+
+
+def expect(path, message, kind=None):
+    with pytest.raises(DataError) as info:
+        load_digits(path, kind=kind)
+    text = str(info.value)
+    assert "\n" not in text
+    assert text.startswith(str(path) + ":")
+    assert message in text, text
+    return text
+
+
+@pytest.mark.parametrize(
+    "row, column, value, message",
+    [
+        (8, 401, "256", "row 8, column pixel400: value 256 is outside 0..255"),
+        (3, 1, "-1", "row 3, column pixel0: value -1 is outside 0..255"),
+        (5, 0, "10", "row 5, column label: value 10 is outside 0..9"),
+        (2, 100, "", "row 2, column pixel99: blank cell"),
+        (4, 10, "1.5", "row 4, column pixel9: value '1.5' is not an integer"),
+        (6, 20, "abc", "row 6, column pixel19: value 'abc' is not an integer"),
+        (7, 0, "", "row 7, column label: blank cell"),
+    ],
+)
+def test_bad_cells_are_named(tmp_path, sample_lines, row, column, value, message):
+    expect(write(tmp_path / "train.csv", with_cell(sample_lines, row, column, value)), message)
+
+
+def test_ragged_rows(tmp_path, sample_lines):
+    long = list(sample_lines)
+    long[9] += ",0"
+    expect(write(tmp_path / "long.csv", long), "row 9: 786 fields, expected 785")
+    short = list(sample_lines)
+    short[4] = short[4].rsplit(",", 1)[0]
+    expect(write(tmp_path / "short.csv", short), "row 4: 784 fields, expected 785")
+
+
+def test_blank_line_inside(tmp_path, sample_lines):
+    lines = sample_lines[:5] + [""] + sample_lines[5:]
+    expect(write(tmp_path / "gap.csv", lines), "row 5: empty line")
+
+
+def test_header_problems(tmp_path, sample_lines):
+    header = cells(sample_lines[0])
+    dup = [",".join(header[:-1] + ["pixel5"])] + sample_lines[1:]
+    expect(write(tmp_path / "dup.csv", dup), "header: column pixel5 appears twice")
+    missing = [",".join(header[:-1])] + [line.rsplit(",", 1)[0] for line in sample_lines[1:]]
+    expect(write(tmp_path / "missing.csv", missing), "header: missing column pixel783")
+    extra = [sample_lines[0] + ",colour"] + [line + ",0" for line in sample_lines[1:]]
+    expect(write(tmp_path / "extra.csv", extra), "header: unexpected column colour")
+
+
+def test_kind_mismatch(tmp_path):
+    expect(SAMPLE_TEST, "missing column label", kind="train")
+    expect(SAMPLE_TRAIN, "unexpected column label", kind="test")
+
+
+def test_not_a_csv(tmp_path):
+    html = tmp_path / "train.csv"
+    html.write_text("<!DOCTYPE html><html><body>Please sign in</body></html>")
+    expect(html, "HTML/XML page, not a CSV")
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(bytes(range(256)) * 10)
+    expect(binary, "binary data, not a CSV")
+    other = tmp_path / "other.csv"
+    other.write_text("name,age\nada,36\n")
+    expect(other, "not a digit-recognizer CSV")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("\n\n")
+    expect(empty, "empty file")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text(gzip.decompress(SAMPLE_TRAIN.read_bytes()).decode().split("\n")[0] + "\n")
+    expect(header_only, "no data rows")
+    expect(tmp_path / "nope.csv", "no such file")
+
+
+def test_gzip_integrity(tmp_path):
+    truncated = tmp_path / "train.csv.gz"
+    truncated.write_bytes(SAMPLE_TRAIN.read_bytes()[:50_000])
+    expect(truncated, "corrupt gzip data")
+    fake = tmp_path / "fake.csv.gz"
+    fake.write_text("label,pixel0\n")
+    expect(fake, "not gzip data")
+
+
+def test_no_partial_result_and_no_cache_for_a_bad_file(tmp_path, sample_lines):
+    path = write(tmp_path / "train.csv", with_cell(sample_lines, 20, 784, "300"))
+    expect(path, "row 20, column pixel783")
+    assert not data._cache_path(path).exists()
+
+
+def test_cache_is_used_and_rebuilt_when_stale_or_corrupt(tmp_path, sample_lines, monkeypatch):
+    path = write(tmp_path / "train.csv", sample_lines)
+    first = load_digits(path)
+    cache = data._cache_path(path)
+    assert cache.exists()
+    calls = []
+    real_parse = data._parse
+    monkeypatch.setattr(data, "_parse", lambda *a: calls.append(1) or real_parse(*a))
+    again = load_digits(path)
+    assert calls == [] and np.array_equal(first[0], again[0])
+    # corrupt cache: rebuilt, not trusted
+    cache.write_bytes(cache.read_bytes()[:1000])
+    assert np.array_equal(load_digits(path)[0], first[0]) and calls == [1]
+    # stale cache: the source changed (same size, new content) -> parsed again
+    changed = with_cell(sample_lines, 1, 300, "7" if cells(sample_lines[1])[300] != "7" else "8")
+    write(path, changed)
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    images, _ = load_digits(path)
+    assert calls == [1, 1] and images[0, 299] == int(cells(changed[1])[300])
+
+
+def test_cache_with_forged_arrays_is_not_trusted(tmp_path, sample_lines):
+    path = write(tmp_path / "train.csv", sample_lines)
+    images, _ = load_digits(path)
+    cache = data._cache_path(path)
+    with np.load(cache) as npz:
+        parts = dict(npz)
+    parts["images"] = parts["images"].copy()
+    parts["images"][0, 0] = 99
+    with open(cache, "wb") as f:
+        np.savez(f, **parts)
+    assert load_digits(path)[0][0, 0] == images[0, 0]
+
+
+def test_stratified_split_is_fixed_and_proportional(sample):
+    images, labels = sample
+    a = stratified_split(images, labels, seed=0)
+    b = stratified_split(images, labels, seed=0)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    _, _, y_tr, y_va = a
+    assert len(y_va) == len(labels) // 5
+    for digit in range(10):
+        expected = (labels == digit).sum() * 0.2
+        assert abs((y_va == digit).sum() - expected) <= 1
+
+
+def test_normalisation_uses_training_statistics(sample):
+    images, labels = sample
+    split = prepare(images, labels)
+    assert abs(split.x_train.mean().item()) < 1e-4
+    assert abs(split.x_train.std().item() - 1) < 1e-3
+    assert 0.12 < split.mean < 0.14 and 0.29 < split.std < 0.32
+    assert split.x_train.dtype == torch.float32 and split.x_train.shape[1] == 784
+
+
+def test_loader_yields_whole_shuffled_batches_reproducibly(small_split):
+    x, y = small_split.x_train, small_split.y_train
+    loader = make_loader(x, y, batch_size=64, seed=3)
+    assert isinstance(loader, torch.utils.data.DataLoader)
+    epoch1 = [yb for _, yb in loader]
+    epoch2 = [yb for _, yb in loader]
+    assert len(epoch1) == len(loader) == -(-len(y) // 64)
+    assert sum(len(b) for b in epoch1) == len(y)
+    assert not torch.equal(torch.cat(epoch1), torch.cat(epoch2))  # reshuffled each epoch
+    assert torch.equal(torch.sort(torch.cat(epoch1)).values, torch.sort(y).values)
+    again = [yb for _, yb in make_loader(x, y, batch_size=64, seed=3)]
+    assert all(torch.equal(a, b) for a, b in zip(epoch1, again))
+    xb, yb = next(iter(loader))
+    assert xb.shape == (64, 784) and yb.shape == (64,)
