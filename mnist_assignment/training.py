@@ -137,8 +137,9 @@ def train(cfg: TrainConfig, split: Split, verbose: bool = True) -> tuple[nn.Modu
                 scheduler.step()
             loss_sum += loss.detach() * len(yb)
             correct += (logits.argmax(1) == yb).sum()
-            if cfg.log_every and step % cfg.log_every == 0:
-                history.iterations.append({"iteration": (epoch - 1) * len(loader) + step,
+            iteration = (epoch - 1) * len(loader) + step
+            if cfg.log_every and iteration % cfg.log_every == 0:  # a sync only every k steps
+                history.iterations.append({"iteration": iteration,
                                            "train_loss": finite_or_none(loss.item())})
         n = len(split.y_train)
         train_loss, train_acc = loss_sum.item() / n, correct.item() / n

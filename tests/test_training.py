@@ -1,0 +1,170 @@
+import json
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+
+from mnist_assignment.config import BASELINE, TrainConfig
+from mnist_assignment.models import CNN, MLP, build_model, count_parameters, describe_device, pick_device
+from mnist_assignment.training import (
+    CheckpointError,
+    History,
+    evaluate,
+    fit,
+    load_checkpoint,
+    random_shift,
+    save_checkpoint,
+    train,
+)
+
+TINY = replace(BASELINE, hidden=(32, 16), epochs=2, batch_size=128, optimizer="momentum", lr=0.05)
+
+
+def test_mlp_shapes_order_and_parameter_count():
+    model = MLP(replace(BASELINE, hidden=(256, 128), dropout=0.2, layernorm=True))
+    assert model(torch.zeros(5, 784)).shape == (5, 10)
+    block = model.hidden[0]
+    kinds = [type(m).__name__ for m in block]
+    assert kinds == ["Linear", "LayerNorm", "ReLU", "Dropout"]
+    plain = MLP(replace(BASELINE, hidden=(256, 128)))
+    assert [type(m).__name__ for m in plain.hidden[0]] == ["Linear", "Identity", "ReLU", "Identity"]
+    assert count_parameters(plain) == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
+    assert "LayerNorm" in repr(model)
+
+
+def test_cnn_shapes():
+    cfg = TrainConfig(model="cnn", channels=(8, 16), hidden=(32,), batchnorm=True)
+    model = build_model(cfg)
+    assert isinstance(model, CNN)
+    assert model(torch.zeros(3, 784)).shape == (3, 10)
+    assert model.hidden[0][0].in_features == 16 * 7 * 7
+
+
+def test_bad_configs_are_refused():
+    for bad in [dict(optimizer="rmsprop"), dict(dropout=1.0), dict(hidden=()), dict(lr=0),
+                dict(layernorm=True, batchnorm=True), dict(batch_size=0)]:
+        with pytest.raises(ValueError):
+            replace(BASELINE, **bad)
+    with pytest.raises(ValueError, match="unknown config"):
+        TrainConfig.from_dict({"lr": 0.1, "colour": "red"})
+
+
+def test_eval_mode_is_deterministic_with_dropout():
+    model = MLP(replace(BASELINE, dropout=0.5))
+    x = torch.randn(8, 784)
+    model.eval()
+    assert torch.equal(model(x), model(x))
+    model.train()
+    assert not torch.equal(model(x), model(x))
+
+
+def test_device_pick_falls_back_to_cpu_and_prefers_gpus(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert pick_device().type == "cpu"
+    assert "cpu" in describe_device(pick_device())
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert pick_device().type == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device().type == "cuda"
+
+
+def test_short_run_learns_and_history_is_plain_data(small_split):
+    history = fit(replace(TINY, epochs=3), small_split, verbose=False)
+    losses = [e["train_loss"] for e in history.epochs]
+    assert losses[-1] < losses[0]
+    assert history.final["val_acc"] > 0.75
+    assert all(e["seconds"] > 0 for e in history.epochs)
+    again = History.from_json(history.to_json())
+    assert again == history
+    assert json.loads(history.to_json())["epochs"][0]["epoch"] == 1
+
+
+def test_can_overfit_64_samples(small_split):
+    x, y = small_split.x_train[:64], small_split.y_train[:64]
+    from mnist_assignment.data import Split
+
+    tiny = Split(x, y, x, y, small_split.mean, small_split.std)
+    cfg = replace(BASELINE, hidden=(128, 64), optimizer="adam", lr=1e-3, batch_size=16, epochs=60)
+    history = fit(cfg, tiny, verbose=False)
+    assert history.final["train_acc"] == 1.0
+    assert history.final["val_loss"] < 0.05
+
+
+def test_identical_history_on_rerun(small_split):
+    a = fit(replace(TINY, dropout=0.2), small_split, verbose=False)
+    b = fit(replace(TINY, dropout=0.2), small_split, verbose=False)
+    strip = [{k: v for k, v in e.items() if k != "seconds"} for e in a.epochs]
+    assert strip == [{k: v for k, v in e.items() if k != "seconds"} for e in b.epochs]
+    assert [e["train_loss"].hex() for e in a.epochs] == [e["train_loss"].hex() for e in b.epochs]
+    c = fit(replace(TINY, dropout=0.2, seed=1), small_split, verbose=False)
+    assert c.epochs[0]["train_loss"] != a.epochs[0]["train_loss"]
+
+
+def test_divergence_is_a_result(small_split):
+    history = fit(replace(TINY, lr=1e4, epochs=5), small_split, verbose=False)
+    assert history.diverged
+    assert len(history.epochs) < 5
+    assert history.final["train_loss"] is None  # NaN is stored as null: valid JSON
+    History.from_json(history.to_json())
+
+
+def test_early_stopping_restores_best_weights(small_split):
+    cfg = replace(TINY, optimizer="adam", lr=3e-3, hidden=(256, 256), epochs=40, patience=2)
+    model, history = train(cfg, small_split, verbose=False)
+    assert history.stopped_early and len(history.epochs) < 40
+    best = min(history.epochs, key=lambda e: e["val_loss"])
+    assert history.best_epoch == best["epoch"]
+    loss, _ = evaluate(model, small_split.x_val, small_split.y_val)
+    assert math.isclose(loss, best["val_loss"], rel_tol=1e-5)
+
+
+def test_iteration_log(small_split):
+    history = fit(replace(TINY, log_every=5), small_split, verbose=False)
+    steps_per_epoch = -(-len(small_split.y_train) // TINY.batch_size)
+    assert [r["iteration"] for r in history.iterations] == list(range(5, 2 * steps_per_epoch + 1, 5))
+    assert all(r["train_loss"] > 0 for r in history.iterations)
+
+
+def test_verbose_prints_one_line_per_epoch(small_split, capsys, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    fit(TINY, small_split, verbose=True)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("epoch   1/2") and "val loss" in lines[0]
+
+
+def test_random_shift_moves_digits_within_bounds():
+    x = torch.zeros(4, 784)
+    x[:, 14 * 28 + 14] = 1.0
+    gen = torch.Generator().manual_seed(0)
+    shifted = random_shift(x, 2, 0.0, gen)
+    assert shifted.shape == x.shape and torch.all(shifted.sum(1) == 1)
+    rows, cols = shifted.nonzero()[:, 1] // 28, shifted.nonzero()[:, 1] % 28
+    assert torch.all((rows - 14).abs() <= 2) and torch.all((cols - 14).abs() <= 2)
+
+
+def test_checkpoint_round_trip_and_bad_cases(tmp_path, small_split):
+    model, _ = train(TINY, small_split, verbose=False)
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, model, TINY, small_split.mean, small_split.std)
+    loaded, cfg, mean, std = load_checkpoint(path)
+    assert cfg == TINY and mean == small_split.mean
+    model.eval()
+    assert torch.equal(loaded(small_split.x_val[:10]), model(small_split.x_val[:10]))
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    truncated = tmp_path / "cut.pt"
+    truncated.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(truncated)
+    blob = torch.load(path, weights_only=True)
+    blob["config"]["hidden"] = [64, 16]
+    mismatched = tmp_path / "mismatch.pt"
+    torch.save(blob, mismatched)
+    with pytest.raises(CheckpointError, match="do not match the config"):
+        load_checkpoint(mismatched)
+    for err_path in (truncated, mismatched):
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(err_path)
+        assert "\n" not in str(info.value)
