@@ -24,7 +24,7 @@ class History:
     config: dict
     epochs: list[dict] = field(default_factory=list)  # epoch, train_loss/acc, val_loss/acc, seconds
     iterations: list[dict] = field(default_factory=list)  # iteration, train_loss (if log_every)
-    diverged: bool = False  # a NaN/inf loss stopped the run: a result, not a crash
+    diverged: bool = False  # a NaN/inf/huge loss stopped the run: a result, not a crash
     best_epoch: int | None = None  # the epoch whose weights were kept (early stopping)
     stopped_early: bool = False
     device: str = "cpu"
@@ -50,6 +50,11 @@ class History:
     @classmethod
     def from_json(cls, text: str) -> History:
         return cls.from_dict(json.loads(text))
+
+
+# chance level is ln(10) = 2.3; an epoch-mean loss 40x that means the weights have blown up,
+# even if the floats have not overflowed to inf/NaN yet
+DIVERGED_LOSS = 100.0
 
 
 def finite_or_none(x: float) -> float | None:
@@ -143,7 +148,7 @@ def train(cfg: TrainConfig, split: Split, verbose: bool = True) -> tuple[nn.Modu
                                            "train_loss": finite_or_none(loss.item())})
         n = len(split.y_train)
         train_loss, train_acc = loss_sum.item() / n, correct.item() / n
-        if not math.isfinite(train_loss):
+        if not train_loss < DIVERGED_LOSS:  # also catches NaN
             history.diverged = True
             val_loss, val_acc = math.nan, math.nan
         else:

@@ -106,8 +106,10 @@ def test_divergence_is_a_result(small_split):
     history = fit(replace(TINY, lr=1e4, epochs=5), small_split, verbose=False)
     assert history.diverged
     assert len(history.epochs) < 5
-    assert history.final["train_loss"] is None  # NaN is stored as null: valid JSON
     History.from_json(history.to_json())
+    nan_run = fit(replace(TINY, lr=1e6, epochs=3), small_split, verbose=False)
+    assert nan_run.diverged and nan_run.final["train_loss"] is None  # NaN stored as null: valid JSON
+    assert nan_run.final["val_acc"] is None
 
 
 def test_early_stopping_restores_best_weights(small_split):

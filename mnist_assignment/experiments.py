@@ -1,0 +1,280 @@
+"""Studies: one factor at a time from one baseline, every run from scratch, paired seeds.
+
+A study is a list of configs made with `dataclasses.replace`; every (config, seed) run is stored
+as one JSON file under results/ the moment it finishes, so an interrupted study keeps its runs.
+Runs go to worker processes, one thread each: a small-batch run is bound by per-step overhead,
+not arithmetic, so two 1-thread runs side by side beat one 2-thread run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import BASELINE, TrainConfig
+from .data import prepare
+
+# study name -> (label of the factor, [(value, overrides of the baseline)])
+STUDIES: dict[str, tuple[str, list[tuple[object, dict]]]] = {
+    "lr": ("learning rate", [(v, {"lr": v}) for v in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)]),
+    "batch_size": ("batch size", [(v, {"batch_size": v}) for v in (16, 32, 64, 128, 256, 512, 2048)]),
+    "regularization": ("regularisation", [
+        ("none", {}),
+        ("dropout 0.2", {"dropout": 0.2}),
+        ("LayerNorm", {"layernorm": True}),
+        ("dropout 0.2 + LayerNorm", {"dropout": 0.2, "layernorm": True}),
+    ]),
+    "dropout": ("dropout rate", [(v, {"dropout": v}) for v in (0.1, 0.3, 0.5, 0.7, 0.9)]),
+    # the reference projects' Adam combinations: (learning rate, dropout)
+    "adam_combos": ("Adam (lr, dropout)", [
+        (f"lr {lr:g}, dropout {p:g}", {"optimizer": "adam", "lr": lr, "dropout": p})
+        for lr, p in ((0.001, 0.2), (0.0005, 0.4), (0.0001, 0.6))
+    ]),
+}
+LOG_AXIS = {"lr", "batch_size"}
+CODE_FILES = ("config.py", "data.py", "models.py", "training.py", "experiments.py")
+
+
+def study_configs(study: str, base: TrainConfig = BASELINE) -> list[tuple[object, TrainConfig]]:
+    """(value, config) for each value of a study: the baseline with exactly one factor changed."""
+    if study not in STUDIES:
+        raise ValueError(f"unknown study {study!r}; choose from {', '.join(STUDIES)}")
+    return [(value, replace(base, **overrides)) for value, overrides in STUDIES[study][1]]
+
+
+def code_version() -> str:
+    """A hash of the code that produces a result: a stored result is reused only if it matches."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in CODE_FILES:
+        digest.update((root / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class Result:
+    study: str
+    value: object
+    seed: int
+    config: dict
+    history: dict
+    seconds: float
+    data_sha256: str
+    code_version: str
+
+    @property
+    def epochs(self) -> list[dict]:
+        return self.history["epochs"]
+
+    @property
+    def diverged(self) -> bool:
+        return self.history["diverged"]
+
+
+def run_key(cfg: TrainConfig, data_sha256: str, code: str) -> str:
+    blob = json.dumps({"config": cfg.to_dict(), "data": data_sha256, "code": code}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+class ResultStore:
+    """results/<study>/<key>.json, written atomically; reuse only on an exact key match."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path(self, study: str, key: str) -> Path:
+        return self.root / study / f"{key}.json"
+
+    def load(self, study: str, key: str) -> Result | None:
+        try:
+            return Result(**json.loads(self.path(study, key).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None  # missing or unreadable: train again
+
+    def save(self, result: Result, key: str) -> None:
+        path = self.path(result.study, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(result.__dict__, allow_nan=False))
+        os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- running
+
+_SPLIT = None  # each worker's copy of the data split
+
+
+def _init_worker(images: np.ndarray, labels: np.ndarray) -> None:
+    global _SPLIT
+    torch.set_num_threads(1)
+    _SPLIT = prepare(images, labels)
+
+
+def _train_one(job: tuple[int, TrainConfig]):
+    from .training import fit
+
+    index, cfg = job
+    # one thread always, so a result does not depend on how many workers ran it
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start = time.perf_counter()
+        history = fit(cfg, _SPLIT, verbose=False)
+        return index, history.to_dict(), time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray, labels: np.ndarray,
+                data_sha256: str, store: ResultStore | None = None, reuse: bool | None = None,
+                workers: int | None = None, log=print) -> list[Result]:
+    """Train every (study, value, config) job, seed included in its config; stored as they finish.
+
+    reuse: take a stored result whose config, data and code all match (default: env MNIST_REUSE=1).
+    """
+    global _SPLIT
+    if reuse is None:
+        reuse = os.environ.get("MNIST_REUSE") == "1"
+    workers = default_workers() if workers is None else workers
+    code = code_version()
+    results: dict[int, Result] = {}
+    todo = []
+    for i, (study, _value, cfg) in enumerate(jobs):
+        key = run_key(cfg, data_sha256, code)
+        stored = store.load(study, key) if (store and reuse) else None
+        if stored is not None:
+            results[i] = stored
+        else:
+            todo.append((i, key))
+    if len(results):
+        log(f"reusing {len(results)} stored result(s) with matching config, data and code")
+
+    def finish(key, i, history, seconds):
+        study, value, cfg = jobs[i]
+        result = Result(study, value, cfg.seed, cfg.to_dict(), history, seconds, data_sha256, code)
+        if store is not None:
+            store.save(result, key)
+        results[i] = result
+        final = history["epochs"][-1]
+        status = "DIVERGED" if history["diverged"] else f"val acc {final['val_acc']:.4f}"
+        log(f"[{len(results)}/{len(jobs)}] {study} {value} seed {cfg.seed}: {status} ({seconds:.1f}s)")
+
+    if workers <= 1 or len(todo) <= 1:
+        saved = _SPLIT
+        _SPLIT = prepare(images, labels)
+        try:
+            for i, key in todo:
+                finish(key, *_train_one((i, jobs[i][2])))
+        finally:
+            _SPLIT = saved
+    else:
+        # spawn: safe with torch's thread pools and works from a notebook kernel
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(min(workers, len(todo)), initializer=_init_worker,
+                      initargs=(images, labels)) as pool:
+            keys = dict(todo)
+            # stored in the order they finish, so an interruption loses only runs in flight
+            for i, history, seconds in pool.imap_unordered(_train_one, [(i, jobs[i][2]) for i, _ in todo]):
+                finish(keys[i], i, history, seconds)
+    return [results[i] for i in range(len(jobs))]
+
+
+def run_study(study: str, images: np.ndarray, labels: np.ndarray, data_sha256: str,
+              seeds: int = 3, base: TrainConfig = BASELINE, store: ResultStore | None = None,
+              reuse: bool | None = None, workers: int | None = None, log=print) -> list[Result]:
+    """Every value of a study with the same seeds 0..seeds-1 (paired init and data order)."""
+    jobs = [(study, value, replace(cfg, seed=seed))
+            for value, cfg in study_configs(study, base) for seed in range(seeds)]
+    return run_configs(jobs, images, labels, data_sha256, store, reuse, workers, log)
+
+
+# ---------------------------------------------------------------- summaries
+
+
+def by_value(results: list[Result]) -> dict:
+    groups: dict = {}
+    for r in results:
+        groups.setdefault(json.dumps(r.value), []).append(r)
+    return {json.loads(k): v for k, v in groups.items()}
+
+
+def epochs_to(history_epochs: list[dict], threshold: float) -> int | None:
+    for e in history_epochs:
+        if e["val_acc"] is not None and e["val_acc"] >= threshold:
+            return e["epoch"]
+    return None
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return math.nan, math.nan
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def summarise(results: list[Result]) -> pd.DataFrame:
+    """One row per value: final/best validation accuracy (mean, std over seeds) and more."""
+    rows = []
+    for value, runs in by_value(results).items():
+        finals = [None if r.diverged else r.epochs[-1]["val_acc"] for r in runs]
+        bests = [max((e["val_acc"] for e in r.epochs if e["val_acc"] is not None), default=None)
+                 for r in runs]
+        losses = [None if r.diverged else r.epochs[-1]["val_loss"] for r in runs]
+        to95 = [epochs_to(r.epochs, 0.95) for r in runs]
+        reached = [t for t in to95 if t is not None]
+        final_m, final_s = mean_std(finals)
+        best_m, best_s = mean_std(bests)
+        rows.append({
+            "value": value,
+            "final_val_acc": final_m, "final_val_acc_std": final_s,
+            "best_val_acc": best_m, "best_val_acc_std": best_s,
+            "final_val_loss": mean_std(losses)[0],
+            "epochs_to_95": float(np.mean(reached)) if len(reached) == len(runs) else math.nan,
+            "seconds_per_run": float(np.mean([r.seconds for r in runs])),
+            "seeds": len(runs),
+            "diverged": sum(r.diverged for r in runs),
+        })
+    return pd.DataFrame(rows)
+
+
+def display_table(summary: pd.DataFrame, factor: str) -> pd.DataFrame:
+    """The summary formatted for reading: mean ± std as text, percentages."""
+    def pm(m, s):
+        return "diverged" if not math.isfinite(m) else f"{100 * m:.2f} ± {100 * s:.2f}"
+
+    return pd.DataFrame({
+        factor: summary["value"],
+        "final val acc %": [pm(m, s) for m, s in zip(summary.final_val_acc, summary.final_val_acc_std)],
+        "best val acc %": [pm(m, s) for m, s in zip(summary.best_val_acc, summary.best_val_acc_std)],
+        "final val loss": summary.final_val_loss.map(lambda v: f"{v:.4f}" if math.isfinite(v) else "—"),
+        "epochs to 95%": summary.epochs_to_95.map(lambda v: f"{v:.1f}" if math.isfinite(v) else "never"),
+        "s / run": summary.seconds_per_run.map(lambda v: f"{v:.1f}"),
+        "diverged": [f"{d}/{n}" for d, n in zip(summary.diverged, summary.seeds)],
+    })
+
+
+def within_noise(summary: pd.DataFrame, a, b) -> bool:
+    """True when two values' final accuracies differ by less than their combined std."""
+    ra = summary[summary.value == a].iloc[0]
+    rb = summary[summary.value == b].iloc[0]
+    spread = math.hypot(ra.final_val_acc_std, rb.final_val_acc_std)
+    return abs(ra.final_val_acc - rb.final_val_acc) <= max(spread, 1e-12)
+
+
+def best_value(summary: pd.DataFrame):
+    ok = summary[summary.final_val_acc.notna()]
+    return ok.loc[ok.final_val_acc.idxmax()].value

@@ -1,0 +1,244 @@
+"""Figures: curves with ±std bands, study summaries, confusion matrix, digit galleries.
+
+Every function draws one figure, saves it as PNG (when given a path) and returns it. Lines
+differ by style and marker as well as colour, so the figures read in grayscale too.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+
+if not os.environ.get("MPLBACKEND") and "ipykernel" not in __import__("sys").modules:
+    matplotlib.use("Agg")  # scripts and tests have no screen
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .experiments import LOG_AXIS, Result, by_value
+
+STYLES = ["-", "--", "-.", ":"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+METRICS = [("train_loss", "training loss"), ("val_loss", "validation loss"),
+           ("train_acc", "training accuracy"), ("val_acc", "validation accuracy")]
+
+
+def style(i: int) -> dict:
+    return {"linestyle": STYLES[i % len(STYLES)], "marker": MARKERS[i % len(MARKERS)],
+            "markersize": 4, "markevery": 0.1, "linewidth": 1.5}
+
+
+def save(fig, path: str | Path | None):
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp.png")
+        fig.savefig(tmp, dpi=130, bbox_inches="tight")
+        os.replace(tmp, path)
+    return fig
+
+
+def mean_curve(runs: list[Result], metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-epoch mean and std over seeds, up to the shortest run (a diverged run stops early)."""
+    length = min(len(r.epochs) for r in runs)
+    values = np.array([[np.nan if e[metric] is None else e[metric] for e in r.epochs[:length]]
+                       for r in runs], dtype=float)
+    epochs = np.arange(1, length + 1)
+    std = values.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(length)
+    return epochs, values.mean(axis=0), std
+
+
+def value_label(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch",
+                 steps_per_epoch=None):
+    """2x2: training/validation loss and accuracy, one line per value, mean ± std over seeds.
+
+    x: "epoch", "steps" (optimizer steps; needs steps_per_epoch(value)) or "seconds".
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
+    groups = by_value(results)
+    for i, (value, runs) in enumerate(groups.items()):
+        diverged = sum(r.diverged for r in runs)
+        label = f"{factor} = {value_label(value)}" + (f" (diverged {diverged}/{len(runs)})" if diverged else "")
+        for ax, (metric, _) in zip(axes.flat, METRICS):
+            epochs, mean, std = mean_curve(runs, metric)
+            if x == "steps":
+                xs = epochs * steps_per_epoch(value)
+            elif x == "seconds":
+                xs = np.cumsum(np.mean([[e["seconds"] for e in r.epochs[:len(epochs)]] for r in runs], axis=0))
+            else:
+                xs = epochs
+            kw = style(i)
+            if np.isfinite(mean).sum() < 2:  # a run that diverged at once leaves no curve to mark
+                kw["markevery"] = None
+            line, = ax.plot(xs, mean, label=label if ax is axes[0, 0] else None, **kw)
+            ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
+    xlabel = {"epoch": "epoch", "steps": "optimizer steps", "seconds": "training time (s)"}[x]
+    for ax, (metric, title) in zip(axes.flat, METRICS):
+        ax.set_title(title)
+        ax.set_ylabel("cross-entropy loss" if "loss" in metric else "accuracy (fraction correct)")
+        ax.grid(alpha=0.3)
+        if x != "epoch":
+            ax.set_xscale("log")
+        if "loss" in metric:
+            ax.set_yscale("log")
+    for ax in axes[1]:
+        ax.set_xlabel(xlabel)
+    for ax in axes[1]:  # accuracy near 1 is where the differences are
+        lows = [line.get_ydata() for line in ax.get_lines()]
+        finite = [v for ys in lows for v in np.asarray(ys)[-max(1, len(ys) // 2):] if np.isfinite(v)]
+        if finite:
+            ax.set_ylim(max(0.0, min(finite) - 0.02), 1.0)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), frameon=False,
+               bbox_to_anchor=(0.5, -0.06))
+    fig.suptitle(f"{factor}: mean ± std over {len(next(iter(groups.values())))} seed(s)")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def study_summary(summary, factor: str, study: str, path=None):
+    """Final validation accuracy (mean ± std) and seconds per run against the factor's values."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    numeric = study in LOG_AXIS
+    xs = summary["value"].astype(float) if numeric else np.arange(len(summary))
+    ok = summary.final_val_acc.notna()
+    ax1.errorbar(np.asarray(xs)[ok], 100 * summary.final_val_acc[ok], yerr=100 * summary.final_val_acc_std[ok],
+                 marker="o", capsize=4, linestyle="-", color="black")
+    for xv in np.asarray(xs)[~ok]:
+        ax1.axvline(xv, color="gray", linestyle=":", linewidth=1)
+        ax1.annotate("diverged", (xv, 0.02), xycoords=("data", "axes fraction"), rotation=90,
+                     ha="right", fontsize=8)
+    ax1.set_ylabel("final validation accuracy (%)")
+    ax2.bar(np.arange(len(summary)) if not numeric else range(len(summary)), summary.seconds_per_run,
+            color="0.6", edgecolor="black", hatch="//")
+    ax2.set_ylabel("seconds per run")
+    ax2.set_xticks(range(len(summary)), [value_label(v) for v in summary["value"]],
+                   rotation=20 if not numeric else 0)
+    if numeric:
+        ax1.set_xscale("log")
+        ax1.set_xticks(list(xs), [value_label(v) for v in summary["value"]])
+        ax1.minorticks_off()
+    else:
+        ax1.set_xticks(list(xs), [value_label(v) for v in summary["value"]], rotation=20)
+    for ax in (ax1, ax2):
+        ax.set_xlabel(factor)
+        ax.grid(alpha=0.3)
+    ax1.set_title("final validation accuracy, mean ± std")
+    ax2.set_title("training time per run (1 thread)")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def history_curves(history: dict, title: str, path=None):
+    """Loss and accuracy of one run, training and validation."""
+    epochs = [e["epoch"] for e in history["epochs"]]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for i, (metric, label) in enumerate(METRICS[:2]):
+        ax1.plot(epochs, [e[metric] for e in history["epochs"]], label=label, **style(i))
+    for i, (metric, label) in enumerate(METRICS[2:]):
+        ax2.plot(epochs, [e[metric] for e in history["epochs"]], label=label, **style(i))
+    ax1.set_ylabel("cross-entropy loss")
+    ax2.set_ylabel("accuracy (fraction correct)")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def iteration_curve(iterations: list[dict], history: dict, every: int, path=None):
+    """Training loss every k iterations (noisy) against the per-epoch averages."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.plot([r["iteration"] for r in iterations], [r["train_loss"] for r in iterations],
+            linewidth=0.8, color="0.5", label=f"training loss, one batch every {every} iterations")
+    steps = len(iterations) and iterations[-1]["iteration"] / max(1, len(history["epochs"]))
+    ax.plot([e["epoch"] * steps for e in history["epochs"]], [e["train_loss"] for e in history["epochs"]],
+            marker="o", color="black", label="training loss, epoch average")
+    ax.set_xlabel("iteration (optimizer step)")
+    ax.set_ylabel("cross-entropy loss")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def digit_grid(images: np.ndarray, titles: list[str], path=None, cols: int = 10, title: str | None = None):
+    rows = math.ceil(len(images) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.05))
+    for ax in np.atleast_1d(axes).flat:
+        ax.axis("off")
+    for ax, img, t in zip(np.atleast_1d(axes).flat, images, titles):
+        ax.imshow(np.asarray(img).reshape(28, 28), cmap="gray_r", vmin=0, vmax=255)
+        ax.set_title(t, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def class_balance(y_train: np.ndarray, y_val: np.ndarray, path=None):
+    """Share of each digit in the training and validation parts: the stratification shown."""
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    digits = np.arange(10)
+    for offset, (y, name, hatch) in zip((-0.2, 0.2), ((y_train, "training", ""), (y_val, "validation", "//"))):
+        share = 100 * np.bincount(y, minlength=10) / len(y)
+        ax.bar(digits + offset, share, width=0.4, label=f"{name} ({len(y):,})", color="0.75" if hatch else "0.35",
+               edgecolor="black", hatch=hatch)
+    ax.set_xticks(digits)
+    ax.set_xlabel("digit")
+    ax.set_ylabel("share of the part (%)")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None):
+    """Confusion matrix (counts) and per-class accuracy, side by side."""
+    matrix = np.zeros((10, 10), dtype=int)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [1.2, 1]})
+    shown = np.where(np.eye(10, dtype=bool), 0, matrix)  # errors stand out when the diagonal is blank
+    ax1.imshow(shown, cmap="Greys")
+    for (i, j), count in np.ndenumerate(matrix):
+        if count:
+            ax1.text(j, i, str(count), ha="center", va="center", fontsize=7,
+                     color="white" if shown[i, j] > shown.max() / 2 else "black")
+    ax1.set_xticks(range(10))
+    ax1.set_yticks(range(10))
+    ax1.set_xlabel("predicted digit")
+    ax1.set_ylabel("true digit")
+    ax1.set_title("confusion matrix (diagonal: correct, not shaded)")
+    per_class = 100 * matrix.diagonal() / matrix.sum(1).clip(min=1)
+    ax2.bar(range(10), per_class, color="0.6", edgecolor="black")
+    ax2.set_ylim(max(0, per_class.min() - 3), 100)
+    ax2.set_xticks(range(10))
+    ax2.set_xlabel("true digit")
+    ax2.set_ylabel("accuracy (%)")
+    ax2.set_title("per-class validation accuracy")
+    ax2.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def bars(labels: list[str], means: list[float], stds: list[float], ylabel: str, title: str, path=None):
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    ax.bar(range(len(labels)), means, yerr=stds, capsize=4, color="0.6", edgecolor="black")
+    ax.set_xticks(range(len(labels)), labels, rotation=15)
+    finite = [m for m in means if math.isfinite(m)]
+    if finite and ylabel.endswith("(%)"):
+        ax.set_ylim(max(0, min(finite) - 2), 100)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return save(fig, path)

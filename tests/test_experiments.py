@@ -1,0 +1,149 @@
+from dataclasses import asdict, replace
+
+import matplotlib
+import pytest
+
+from mnist_assignment import experiments, plots
+from mnist_assignment.config import BASELINE
+from mnist_assignment.experiments import (
+    STUDIES,
+    ResultStore,
+    display_table,
+    run_configs,
+    run_study,
+    study_configs,
+    summarise,
+)
+
+matplotlib.use("Agg")
+FAST = replace(BASELINE, hidden=(16, 8), epochs=2, batch_size=256)
+
+
+@pytest.fixture(scope="module")
+def tiny(sample):
+    images, labels = sample
+    return images[:1000], labels[:1000], "sha-of-tiny"
+
+
+@pytest.mark.parametrize("study", list(STUDIES))
+def test_each_study_changes_exactly_one_factor(study):
+    configs = study_configs(study, BASELINE)
+    assert len(configs) >= (6 if study in ("lr", "batch_size") else 3)
+    base = asdict(BASELINE)
+    changed = set()
+    for _, cfg in configs:
+        diff = {k for k, v in asdict(cfg).items() if v != base[k]}
+        changed |= diff
+        assert cfg.seed == BASELINE.seed and cfg.epochs == BASELINE.epochs
+    factors = {"lr": {"lr"}, "batch_size": {"batch_size"}, "regularization": {"dropout", "layernorm"},
+               "dropout": {"dropout"}, "adam_combos": {"optimizer", "lr", "dropout"}}
+    assert changed <= factors[study]
+
+
+def test_lr_and_batch_ranges():
+    lrs = [v for v, _ in study_configs("lr")]
+    assert min(lrs) <= 1e-3 and max(lrs) >= 0.5 and len(lrs) >= 6
+    sizes = [v for v, _ in study_configs("batch_size")]
+    assert min(sizes) == 16 and max(sizes) == 2048 and len(sizes) >= 6
+
+
+def test_seeds_are_paired_and_results_stored(tiny, tmp_path):
+    images, labels, sha = tiny
+    store = ResultStore(tmp_path)
+    results = run_study("regularization", images, labels, sha, seeds=2, base=FAST, store=store,
+                        workers=1, log=lambda m: None)
+    assert len(results) == 8
+    for _value, runs in experiments.by_value(results).items():
+        assert sorted(r.seed for r in runs) == [0, 1]
+    assert len(list(tmp_path.glob("regularization/*.json"))) == 8
+    # "none" and "dropout 0.2" with seed 0 start from the same weights: same first-epoch batches,
+    # so without dropout the two differ only through the dropout masks
+    table = summarise(results)
+    assert list(table.value) == ["none", "dropout 0.2", "LayerNorm", "dropout 0.2 + LayerNorm"]
+    assert (table.seeds == 2).all()
+    shown = display_table(table, "regularisation")
+    assert "±" in shown["final val acc %"].iloc[0]
+
+
+def test_reuse_only_on_exact_match(tiny, tmp_path):
+    images, labels, sha = tiny
+    store = ResultStore(tmp_path)
+    jobs = [("lr", 0.01, FAST)]
+    first = run_configs(jobs, images, labels, sha, store, reuse=True, workers=1, log=lambda m: None)
+    logs = []
+    again = run_configs(jobs, images, labels, sha, store, reuse=True, workers=1, log=logs.append)
+    assert "reusing 1" in logs[0] and again[0].history == first[0].history
+    # default is to train: a fresh history (its timing differs)
+    fresh = run_configs(jobs, images, labels, sha, store, reuse=False, workers=1, log=lambda m: None)
+    assert fresh[0].seconds != first[0].seconds
+    # other data or another config: not reused
+    logs = []
+    run_configs(jobs, images, labels, "other-sha", store, reuse=True, workers=1, log=logs.append)
+    assert not any("reusing" in m for m in logs)
+    run_configs([("lr", 0.02, replace(FAST, lr=0.02))], images, labels, sha, store, reuse=True,
+                workers=1, log=logs.append)
+    assert not any("reusing" in m for m in logs)
+
+
+def test_interrupted_study_keeps_finished_runs(tiny, tmp_path, monkeypatch):
+    images, labels, sha = tiny
+    store = ResultStore(tmp_path)
+    calls = []
+    real = experiments._train_one
+
+    def flaky(job):
+        calls.append(job)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(job)
+
+    monkeypatch.setattr(experiments, "_train_one", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run_study("dropout", images, labels, sha, seeds=1, base=FAST, store=store, workers=1,
+                  log=lambda m: None)
+    assert len(list(tmp_path.glob("dropout/*.json"))) == 2
+    monkeypatch.setattr(experiments, "_train_one", real)
+    logs = []
+    run_study("dropout", images, labels, sha, seeds=1, base=FAST, store=store, workers=1, reuse=True,
+              log=logs.append)
+    assert "reusing 2" in logs[0]
+
+
+def test_worker_processes_give_the_same_histories(tiny):
+    images, labels, sha = tiny
+    jobs = [("lr", v, replace(FAST, lr=v)) for v in (0.01, 0.1)]
+    inline = run_configs(jobs, images, labels, sha, workers=1, log=lambda m: None)
+    pooled = run_configs(jobs, images, labels, sha, workers=2, log=lambda m: None)
+    strip = [[{k: v for k, v in e.items() if k != "seconds"} for e in r.epochs] for r in inline]
+    assert strip == [[{k: v for k, v in e.items() if k != "seconds"} for e in r.epochs] for r in pooled]
+
+
+def test_divergence_shows_in_summary_and_plots(tiny, tmp_path):
+    images, labels, sha = tiny
+    jobs = [("lr", v, replace(FAST, lr=v, seed=s)) for v in (0.01, 1e6) for s in (0, 1)]
+    results = run_configs(jobs, images, labels, sha, workers=1, log=lambda m: None)
+    table = summarise(results)
+    assert table.diverged.tolist() == [0, 2]
+    assert "diverged" in display_table(table, "lr")["final val acc %"].iloc[1]
+    fig = plots.study_curves(results, "learning rate", tmp_path / "curves.png")
+    assert len(fig.axes) == 4
+    assert all(len(ax.get_lines()) == 2 for ax in fig.axes)
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
+    fig = plots.study_summary(table, "learning rate", "lr", tmp_path / "summary.png")
+    assert len(fig.axes) == 2 and (tmp_path / "summary.png").stat().st_size > 5_000
+    fig = plots.study_curves(results, "learning rate", tmp_path / "steps.png", x="steps",
+                             steps_per_epoch=lambda v: 4)
+    assert fig.axes[0].get_xscale() == "log"
+
+
+def test_other_figures_write_images(tiny, tmp_path):
+    import numpy as np
+
+    images, labels, _ = tiny
+    plots.class_balance(labels[:800], labels[800:], tmp_path / "balance.png")
+    fig = plots.digit_grid(images[:20], [str(v) for v in labels[:20]], tmp_path / "grid.png")
+    assert sum(ax.images != [] for ax in fig.axes) == 20
+    fig = plots.confusion(labels, np.roll(labels, 1), tmp_path / "confusion.png")
+    assert len(fig.axes) == 2
+    for name in ("balance", "grid", "confusion"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 5_000
