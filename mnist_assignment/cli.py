@@ -53,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, help="early stopping on validation loss (0 = off)")
     p.add_argument("--seed", type=int)
 
+    p = sub.add_parser("sweep", help="run a study (several seeds) and print its summary table")
+    p.add_argument("study", choices=["lr", "batch_size", "regularization", "dropout", "adam_combos"])
+    p.add_argument("--data", required=True)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--epochs", type=int, help="override the baseline's 20 epochs")
+    p.add_argument("--out", default="results", help="where each run's JSON is stored")
+    p.add_argument("--reuse", action="store_true", help="reuse stored runs with the same config, data and code")
+    p.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+
     p = sub.add_parser("predict", help="write a Kaggle submission (ImageId,Label)")
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
@@ -152,6 +161,23 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .config import BASELINE
+    from .data import load_source
+    from .experiments import STUDIES, ResultStore, display_table, run_study, summarise
+
+    if args.seeds < 1 or (args.workers is not None and args.workers < 1):
+        raise UsageError("--seeds and --workers must be at least 1")
+    images, labels, source = load_source(args.data)
+    print(f"data: {source.describe()}")
+    base = BASELINE if args.epochs is None else replace(BASELINE, epochs=args.epochs)
+    results = run_study(args.study, images, labels, source.sha256, seeds=args.seeds, base=base,
+                        store=ResultStore(args.out), reuse=args.reuse or None, workers=args.workers)
+    factor = STUDIES[args.study][0]
+    print(display_table(summarise(results), factor).to_string(index=False))
+    return 0
+
+
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -164,4 +190,5 @@ COMMANDS = {
     "get-data": cmd_get_data,
     "train": cmd_train,
     "predict": cmd_predict,
+    "sweep": cmd_sweep,
 }

@@ -115,9 +115,14 @@ _SPLIT = None  # each worker's copy of the data split
 
 
 def _init_worker(images: np.ndarray, labels: np.ndarray) -> None:
+    from .training import fit
+
     global _SPLIT
     torch.set_num_threads(1)
     _SPLIT = prepare(images, labels)
+    # warm-up, so that the first timed run of each worker does not pay for torch's first calls
+    tiny = prepare(images[:200], labels[:200])
+    fit(replace(BASELINE, hidden=(8, 8), epochs=1, batch_size=50), tiny, verbose=False)
 
 
 def _train_one(job: tuple[int, TrainConfig]):
@@ -231,6 +236,7 @@ def summarise(results: list[Result]) -> pd.DataFrame:
     rows = []
     for value, runs in by_value(results).items():
         finals = [None if r.diverged else r.epochs[-1]["val_acc"] for r in runs]
+        train_finals = [None if r.diverged else r.epochs[-1]["train_acc"] for r in runs]
         bests = [max((e["val_acc"] for e in r.epochs if e["val_acc"] is not None), default=None)
                  for r in runs]
         losses = [None if r.diverged else r.epochs[-1]["val_loss"] for r in runs]
@@ -242,6 +248,7 @@ def summarise(results: list[Result]) -> pd.DataFrame:
             "value": value,
             "final_val_acc": final_m, "final_val_acc_std": final_s,
             "best_val_acc": best_m, "best_val_acc_std": best_s,
+            "final_train_acc": mean_std(train_finals)[0],
             "final_val_loss": mean_std(losses)[0],
             "epochs_to_95": float(np.mean(reached)) if len(reached) == len(runs) else math.nan,
             "seconds_per_run": float(np.mean([r.seconds for r in runs])),
@@ -257,14 +264,14 @@ def display_table(summary: pd.DataFrame, factor: str) -> pd.DataFrame:
         return "diverged" if not math.isfinite(m) else f"{100 * m:.2f} ± {100 * s:.2f}"
 
     return pd.DataFrame({
-        factor: summary["value"],
+        factor: summary["value"].map(lambda v: f"{v:g}" if isinstance(v, float) else str(v)),
         "final val acc %": [pm(m, s) for m, s in zip(summary.final_val_acc, summary.final_val_acc_std)],
         "best val acc %": [pm(m, s) for m, s in zip(summary.best_val_acc, summary.best_val_acc_std)],
         "final val loss": summary.final_val_loss.map(lambda v: f"{v:.4f}" if math.isfinite(v) else "—"),
         "epochs to 95%": summary.epochs_to_95.map(lambda v: f"{v:.1f}" if math.isfinite(v) else "never"),
         "s / run": summary.seconds_per_run.map(lambda v: f"{v:.1f}"),
         "diverged": [f"{d}/{n}" for d, n in zip(summary.diverged, summary.seeds)],
-    })
+    }).set_index(factor)
 
 
 def within_noise(summary: pd.DataFrame, a, b) -> bool:

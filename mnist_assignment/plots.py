@@ -242,3 +242,36 @@ def bars(labels: list[str], means: list[float], stds: list[float], ylabel: str, 
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return save(fig, path)
+
+
+def parameter_counts(table: list[tuple[str, tuple[int, ...], int]], path=None):
+    """Parameters per layer (weights and biases together): where the model's size sits."""
+    layers: dict[str, int] = {}
+    for name, _, count in table:
+        layer = name.rsplit(".", 1)[0]
+        layers[layer] = layers.get(layer, 0) + count
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.barh(list(layers)[::-1], list(layers.values())[::-1], color="0.6", edgecolor="black")
+    for y, count in enumerate(list(layers.values())[::-1]):
+        ax.text(count, y, f" {count:,}", va="center", fontsize=8)
+    ax.set_xlabel("parameters (weights + biases)")
+    ax.set_title(f"parameters per layer, {sum(layers.values()):,} in total")
+    ax.set_xlim(0, max(layers.values()) * 1.2)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def cross_entropy_curve(path=None):
+    """The loss for one example as a function of the probability given to the correct class."""
+    p = np.linspace(0.005, 1, 400)
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot(p, -np.log(p), color="black")
+    ax.axvline(0.1, linestyle=":", color="gray")
+    ax.annotate("uniform guess over 10 classes:\nloss ln 10 = 2.30", (0.1, np.log(10)), xytext=(0.3, 3.2),
+                arrowprops={"arrowstyle": "->"}, fontsize=8)
+    ax.set_xlabel("softmax probability of the correct class")
+    ax.set_ylabel("cross-entropy loss = -ln p")
+    ax.set_title("cross-entropy punishes confident mistakes without bound")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save(fig, path)

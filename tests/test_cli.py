@@ -84,3 +84,14 @@ def test_flags_override_the_preset():
     cfg = config_from_args(args)
     assert cfg.lr == 0.5 and cfg.epochs == 3 and cfg.hidden == (1024, 1024)
     assert torch.__version__.startswith("2.13")
+
+
+def test_sweep_prints_the_summary_table(tmp_path):
+    result = run("sweep", "regularization", "--data", SAMPLE_TRAIN, "--seeds", "1", "--epochs", "1",
+                 "--out", tmp_path / "results", "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert "[4/4]" in result.stdout and "final val acc %" in result.stdout
+    assert "dropout 0.2 + LayerNorm" in result.stdout
+    assert len(list((tmp_path / "results" / "regularization").glob("*.json"))) == 4
+    bad = run("sweep", "colour", "--data", SAMPLE_TRAIN)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
