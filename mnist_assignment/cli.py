@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
 
     p = sub.add_parser("sweep", help="run a study (several seeds) and print its summary table")
-    p.add_argument("study", choices=["lr", "batch_size", "regularization", "dropout", "adam_combos"])
+    p.add_argument("study", choices=["lr", "batch_size", "regularization", "dropout", "adam_combos", "optimizers",
+                                     "batchnorm"])
     p.add_argument("--data", required=True)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, help="override the baseline's 20 epochs")

@@ -40,6 +40,19 @@ STUDIES: dict[str, tuple[str, list[tuple[object, dict]]]] = {
         (f"lr {lr:g}, dropout {p:g}", {"optimizer": "adam", "lr": lr, "dropout": p})
         for lr, p in ((0.001, 0.2), (0.0005, 0.4), (0.0001, 0.6))
     ]),
+    # extensions: each optimizer at a few learning rates around its usual sweet spot
+    "optimizers": ("optimizer", [
+        (f"{name} lr {lr:g}", {"optimizer": opt, "lr": lr})
+        for name, opt, lrs in (("SGD", "sgd", (0.1,)), ("momentum", "momentum", (0.01, 0.03)),
+                               ("Adam", "adam", (0.0003, 0.001, 0.01)))
+        for lr in lrs
+    ]),
+    # BatchNorm, alone and with dropout (the reference project's "BatchNorm hurts" setting);
+    # compare with the regularization study's rows for none / LayerNorm
+    "batchnorm": ("normalisation", [
+        ("BatchNorm", {"batchnorm": True}),
+        ("BatchNorm + dropout 0.2", {"batchnorm": True, "dropout": 0.2}),
+    ]),
 }
 LOG_AXIS = {"lr", "batch_size"}
 CODE_FILES = ("config.py", "data.py", "models.py", "training.py", "experiments.py")
@@ -152,6 +165,11 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
     reuse: take a stored result whose config, data and code all match (default: env MNIST_REUSE=1).
     """
     global _SPLIT
+    from .models import pick_device
+
+    device = pick_device()
+    if device.type != "cpu":  # one process owns the GPU; runs are fast there anyway
+        workers = 1
     if reuse is None:
         reuse = os.environ.get("MNIST_REUSE") == "1"
     workers = default_workers() if workers is None else workers
@@ -180,7 +198,7 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
 
     if workers <= 1 or len(todo) <= 1:
         saved = _SPLIT
-        _SPLIT = prepare(images, labels)
+        _SPLIT = prepare(images, labels, device)
         try:
             for i, key in todo:
                 finish(key, *_train_one((i, jobs[i][2])))

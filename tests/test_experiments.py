@@ -36,7 +36,8 @@ def test_each_study_changes_exactly_one_factor(study):
         changed |= diff
         assert cfg.seed == BASELINE.seed and cfg.epochs == BASELINE.epochs
     factors = {"lr": {"lr"}, "batch_size": {"batch_size"}, "regularization": {"dropout", "layernorm"},
-               "dropout": {"dropout"}, "adam_combos": {"optimizer", "lr", "dropout"}}
+               "dropout": {"dropout"}, "adam_combos": {"optimizer", "lr", "dropout"},
+               "optimizers": {"optimizer", "lr"}, "batchnorm": {"batchnorm", "dropout"}}
     assert changed <= factors[study]
 
 

@@ -14,7 +14,8 @@ SECTIONS = ["1. Data preparation", "2. Architecture", "3. The training loop", "4
 FIGURES = ["samples", "class_balance", "parameters", "cross_entropy", "baseline_curves", "baseline_iterations",
            "lr_curves", "lr_summary", "batch_curves", "batch_curves_steps", "batch_summary",
            "regularization_curves", "regularization_summary", "dropout_curves", "dropout_summary",
-           "adam_curves", "cnn_curves", "confusion", "mistakes", "early_stopping", "test_predictions", "summary"]
+           "adam_curves", "cnn_curves", "confusion", "mistakes", "early_stopping", "test_predictions", "summary",
+           "optimizer_curves", "norm_curves", "numpy_curves"]
 
 
 @pytest.fixture(scope="module")
