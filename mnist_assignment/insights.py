@@ -40,11 +40,20 @@ def provenance(source: Source, quick: bool, seeds: int, epochs: int) -> str:
     return "\n\n".join(lines)
 
 
+def fmt_value(value) -> str:
+    """16.0 -> '16', 0.001 -> '0.001', text unchanged (pandas rows turn ints into floats)."""
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
+def epochs_text(value: float) -> str:
+    return f"{value:.1f}" if math.isfinite(value) else "never (within the budget)"
+
+
 def row(summary: pd.DataFrame, value):
     return summary[summary.value == value].iloc[0]
 
 
-def describe_best_and_ties(summary: pd.DataFrame, factor: str, fmt=str) -> str:
+def describe_best_and_ties(summary: pd.DataFrame, factor: str, fmt=fmt_value) -> str:
     ok = summary[summary.final_val_acc.notna()].sort_values("final_val_acc", ascending=False)
     if ok.empty:
         return f"Every {factor} diverged."
@@ -90,9 +99,9 @@ def batch_insight(summary: pd.DataFrame, n_train: int, epochs: int) -> str:
     ok = summary[summary.final_val_acc.notna()]
     small, large = ok.iloc[0], ok.iloc[-1]
     steps = {b: epochs * math.ceil(n_train / b) for b in ok.value}
-    parts.append(f"With {epochs} epochs, batch {small.value} makes {steps[small.value]:,} optimizer steps and "
-                 f"batch {large.value} only {steps[large.value]:,}; they end at {pct(small.final_val_acc)} and "
-                 f"{pct(large.final_val_acc)}.")
+    parts.append(f"With {epochs} epochs, batch {fmt_value(small.value)} makes {steps[small.value]:,} optimizer "
+                 f"steps and batch {fmt_value(large.value)} only {steps[large.value]:,}; they end at "
+                 f"{pct(small.final_val_acc)} and {pct(large.final_val_acc)}.")
     accs = list(ok.final_val_acc)
     falling = sum(b < a for a, b in zip(accs, accs[1:]))
     if falling == len(accs) - 1:
@@ -103,7 +112,8 @@ def batch_insight(summary: pd.DataFrame, n_train: int, epochs: int) -> str:
     else:
         parts.append(f"Accuracy falls in {falling} of the {len(accs) - 1} steps up in batch size; the per-step "
                      "view below shows how much of each difference is the number of updates.")
-    parts.append(f"Per run, batch {small.value} took {small.seconds_per_run:.1f} s and batch {large.value} "
+    parts.append(f"Per run, batch {fmt_value(small.value)} took {small.seconds_per_run:.1f} s and batch "
+                 f"{fmt_value(large.value)} "
                  f"{large.seconds_per_run:.1f} s: small batches pay a fixed overhead per step, so fewer steps "
                  "are cheaper even though each sees more data.")
     return " ".join(parts)
@@ -123,9 +133,12 @@ def regularization_insight(summary: pd.DataFrame, dropout: pd.DataFrame) -> str:
                      f"{', within noise' if noise else ''})")
     text = (f"Without either, the baseline reaches {pct(none.final_val_acc, none.final_val_acc_std)}. "
             + "; ".join(lines) + ". ")
-    gap = {v: row(summary, v).final_val_acc for v in summary.value}
-    best = max(gap, key=gap.get)
-    text += f"The best of the four is **{best}**. "
+    means = {v: row(summary, v).final_val_acc for v in summary.value}
+    best = max(means, key=means.get)
+    ties = [v for v in means if v != best and within_noise(summary, best, v)]
+    text += f"The highest mean of the four is **{best}**"
+    text += (f", but {', '.join(ties)} {'is' if len(ties) == 1 else 'are'} within noise of it. " if ties
+             else ", clear of the others by more than the seed-to-seed spread. ")
     ok = dropout[dropout.final_val_acc.notna()]
     hi = ok.loc[ok.final_val_acc.idxmax()]
     lo = ok.loc[ok.final_val_acc.idxmin()]
@@ -137,6 +150,12 @@ def regularization_insight(summary: pd.DataFrame, dropout: pd.DataFrame) -> str:
                  f"{100 * gap:.2f} points: plain SGD at lr 0.01 for this budget is not over-fitting, so dropout "
                  "has little to cure and mostly removes capacity the network still needs.")
     else:
-        text += (f"Without regularisation training accuracy is {100 * gap:.2f} points above validation: the "
-                 "network over-fits, which is what dropout is meant to curb.")
+        text += f"Without regularisation training accuracy is {100 * gap:.2f} points above validation, so there is "
+        dropped = row(summary, "dropout 0.2")
+        if dropped.final_val_acc > none.final_val_acc and not within_noise(summary, "none", "dropout 0.2"):
+            text += "over-fitting for dropout to curb, and it does."
+        else:
+            text += (f"some over-fitting to curb; yet within this epoch budget dropout does not pay off: it also "
+                     f"slows learning (mean epochs to reach 95%: {epochs_text(none.epochs_to_95)} without, "
+                     f"{epochs_text(dropped.epochs_to_95)} with p = 0.2).")
     return text

@@ -465,6 +465,7 @@ code("""
 lr_best = experiments.best_value(lr_table)
 bs_best = experiments.best_value(bs_table)
 reg_best = experiments.best_value(reg_table)
+reg_ties = [v for v in reg_table.value if v != reg_best and experiments.within_noise(reg_table, reg_best, v)]
 best_rows = [(f"SGD, lr {lr_best:g}", insights.row(lr_table, lr_best)), (f"SGD, batch {bs_best}", insights.row(bs_table, bs_best)),
              (reg_best, insights.row(reg_table, reg_best)), (f"Adam, {best_adam.value}", best_adam)]
 plots.bars([name for name, _ in best_rows] + ["best MLP (1 seed)", "CNN (1 seed)"],
@@ -477,10 +478,10 @@ display(Markdown(f'''
   within {shares["difference (points)"].abs().max():.2f} points between the parts.
 - **Baseline.** The 784-256-128-10 MLP with SGD at lr 0.01 reaches {insights.pct(baseline.final["val_acc"])}
   after {len(baseline.epochs)} epochs.
-- **Learning rate.** Best at {lr_best:g} of the values tried ({insights.pct(experiments.summarise([r for r in lr_runs if r.value == lr_best]).final_val_acc.iloc[0])});
-  {int((lr_table.diverged > 0).sum())} value(s) diverged. Plain SGD at 0.01 is safe but slow for this budget.
-- **Batch size.** Best at {bs_best}; with a fixed number of epochs, the batch size mostly sets the number of updates.
-- **Regularisation.** Best of the 2×2: {reg_best}.
+- **Learning rate.** Best at {lr_best:g} of the values tried ({insights.pct(insights.row(lr_table, lr_best).final_val_acc)});
+  {int((lr_table.diverged > 0).sum())} value(s) diverged. {"The assignment's 0.01 is safe but slow for this budget." if lr_best > 0.01 else ""}
+- **Batch size.** Best at {insights.fmt_value(bs_best)}; with a fixed number of epochs, the batch size also sets the number of updates.
+- **Regularisation.** Highest mean of the 2×2: {reg_best}{f" (within noise of it: {', '.join(reg_ties)})" if reg_ties else ""}.
 - **Beyond the assignment.** The CNN reaches {insights.pct(cnn_hist.final["val_acc"])}, the best MLP
   {insights.pct(best_mlp_hist.final["val_acc"])}.
 - **Next.** Train longer or with momentum/Adam and a schedule at the good learning rates; tune the batch size
