@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .config import PRESETS
 from .data import DataError, load_digits, sha256_file, summary
+from .training import format_epoch
 
 
 class UsageError(Exception):
@@ -41,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--preset", choices=sorted(PRESETS), default="baseline")
-    p.add_argument("--model", choices=["mlp", "cnn"])
+    p.add_argument("--model", choices=["mlp", "cnn", "numpy-mlp"],
+                   help="numpy-mlp: the from-scratch NumPy network (SGD; writes model.npz)")
     p.add_argument("--hidden", type=int, nargs="+")
     p.add_argument("--dropout", type=float)
     p.add_argument("--layernorm", action="store_true", default=None)
@@ -110,7 +112,7 @@ def cmd_get_data(args) -> int:
 def config_from_args(args):
     cfg = PRESETS[args.preset]
     overrides = {
-        "model": args.model, "hidden": args.hidden, "dropout": args.dropout,
+        "model": None if args.model == "numpy-mlp" else args.model, "hidden": args.hidden, "dropout": args.dropout,
         "layernorm": args.layernorm, "batchnorm": args.batchnorm, "optimizer": args.optimizer,
         "lr": args.lr, "batch_size": args.batch_size, "epochs": args.epochs,
         "patience": args.patience, "seed": args.seed,
@@ -121,12 +123,14 @@ def config_from_args(args):
 def cmd_train(args) -> int:
     from .data import load_source, prepare
     from .models import count_parameters, describe_device, pick_device
-    from .training import format_epoch, save_checkpoint, train
+    from .training import save_checkpoint, train
 
     cfg = config_from_args(args)
     images, labels, source = load_source(args.data)
-    device = pick_device()
     print(f"data: {source.describe()}")
+    if args.model == "numpy-mlp":
+        return train_numpy(cfg, images, labels, Path(args.out))
+    device = pick_device()
     print(f"device: {describe_device(device)}")
     split = prepare(images, labels, device)
     model, history = train(cfg, split)
@@ -138,6 +142,29 @@ def cmd_train(args) -> int:
     print(f"{status}: {len(history.epochs)} epochs, {count_parameters(model):,} parameters, "
           f"{format_epoch(history.final, cfg.epochs).split('  ', 1)[1]}; total {history.seconds:.1f}s "
           f"-> {out}/history.json, {out}/model.pt")
+    return 0
+
+
+def train_numpy(cfg, images, labels, out: Path) -> int:
+    import numpy as np
+
+    from .data import prepare
+    from .numpy_mlp import fit_numpy
+
+    if cfg.optimizer != "sgd" or cfg.layernorm or cfg.batchnorm:
+        raise UsageError("--model numpy-mlp supports plain SGD with optional dropout only")
+    split = prepare(images, labels)
+    arrays = [t.numpy() for t in (split.x_train, split.y_train, split.x_val, split.y_val)]
+    model, history = fit_numpy(*arrays, hidden=cfg.hidden, lr=cfg.lr, batch_size=cfg.batch_size,
+                               epochs=cfg.epochs, dropout=cfg.dropout, seed=cfg.seed, verbose=True)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".model.npz.tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, *model.weights, *model.biases)
+    os.replace(tmp, out / "model.npz")
+    write_atomic(out / "history.json", history.to_json())
+    print(f"done: numpy-mlp, {format_epoch(history.final, cfg.epochs).split('  ', 1)[1]}; "
+          f"total {history.seconds:.1f}s -> {out}/history.json, {out}/model.npz")
     return 0
 
 

@@ -77,7 +77,7 @@ PRESETS = {
     # filled in from the extensions study (issue 6); see README for the measured figures
     "best-mlp": TrainConfig(hidden=(1024, 1024), layernorm=True, dropout=0.3, optimizer="adamw",
                             lr=3e-3, weight_decay=0.05, schedule="onecycle", label_smoothing=0.1,
-                            shift=2, batch_size=128, epochs=15),
+                            shift=2, batch_size=128, epochs=20),
     "cnn": TrainConfig(model="cnn", channels=(32, 64), hidden=(128,), batchnorm=True, dropout=0.1,
                        optimizer="adamw", lr=3e-3, weight_decay=0.05, schedule="onecycle",
                        label_smoothing=0.1, shift=2, batch_size=128, epochs=8),

@@ -347,7 +347,7 @@ md("""
 The `cnn` preset: two 3×3 convolution blocks (32 and 64 channels, BatchNorm, ReLU, 2×2 max-pool), a
 128-unit hidden layer, dropout 0.1; AdamW with a one-cycle schedule, label smoothing 0.1 and random
 shifts of up to 2 pixels as augmentation. The `best-mlp` preset uses the same training recipe on a
-1024-1024 MLP with LayerNorm and dropout 0.3. One seed each (they are the expensive runs).
+1024-1024 MLP with LayerNorm and dropout 0.3 (20 epochs). One seed each (they are the expensive runs).
 """)
 
 code("""

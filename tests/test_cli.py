@@ -95,3 +95,15 @@ def test_sweep_prints_the_summary_table(tmp_path):
     assert len(list((tmp_path / "results" / "regularization").glob("*.json"))) == 4
     bad = run("sweep", "colour", "--data", SAMPLE_TRAIN)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_train_numpy_mlp(tmp_path):
+    result = run("train", "--model", "numpy-mlp", "--data", SAMPLE_TRAIN, "--out", tmp_path, "--epochs", "2",
+                 "--hidden", "32", "16", "--lr", "0.05")
+    assert result.returncode == 0, result.stderr
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["config"]["model"] == "numpy-mlp" and len(history["epochs"]) == 2
+    assert history["epochs"][-1]["val_acc"] > 0.8
+    assert (tmp_path / "model.npz").exists()
+    bad = run("train", "--model", "numpy-mlp", "--data", SAMPLE_TRAIN, "--out", tmp_path, "--optimizer", "adam")
+    assert bad.returncode == 2 and "plain SGD" in bad.stderr

@@ -28,7 +28,9 @@ def tiny(sample):
 @pytest.mark.parametrize("study", list(STUDIES))
 def test_each_study_changes_exactly_one_factor(study):
     configs = study_configs(study, BASELINE)
-    assert len(configs) >= (6 if study in ("lr", "batch_size") else 3)
+    minimum = {"lr": 6, "batch_size": 6, "regularization": 4, "dropout": 5, "adam_combos": 3, "optimizers": 3,
+               "batchnorm": 2}
+    assert len(configs) >= minimum[study]
     base = asdict(BASELINE)
     changed = set()
     for _, cfg in configs:
