@@ -24,6 +24,8 @@ from pathlib import Path
 
 import nbformat
 
+from .cli import write_atomic
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "mnist_assignment.ipynb"
 BROWSERS = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "msedge",
@@ -142,13 +144,6 @@ def html_to_pdf(html_text: str, pdf: Path) -> None:
 
 def export_pdf(nb, pdf: Path, header: str) -> None:
     html_to_pdf(to_html(nb, header), pdf)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def main(argv=None) -> int:
