@@ -15,7 +15,6 @@ from pathlib import Path
 
 from .config import PRESETS
 from .data import DataError, load_digits, sha256_file, summary
-from .training import format_epoch
 
 
 class UsageError(Exception):
@@ -140,9 +139,22 @@ def cmd_train(args) -> int:
     write_atomic(out / "history.json", history.to_json())
     status = "DIVERGED" if history.diverged else "done"
     print(f"{status}: {len(history.epochs)} epochs, {count_parameters(model):,} parameters, "
-          f"{format_epoch(history.final, cfg.epochs).split('  ', 1)[1]}; total {history.seconds:.1f}s "
-          f"-> {out}/history.json, {out}/model.pt")
+          f"{final_text(history)} -> {out}/history.json, {out}/model.pt")
     return 0
+
+
+def final_text(history) -> str:
+    def num(v):
+        return "nan" if v is None else f"{v:.4f}"
+
+    final = history.final
+    text = (f"final val acc {num(final['val_acc'])}, val loss {num(final['val_loss'])}, "
+            f"{history.seconds:.1f}s in total")
+    if history.stopped_early:
+        best = history.epochs[history.best_epoch - 1]
+        text += (f"; stopped early, kept the weights of epoch {history.best_epoch} "
+                 f"(val acc {num(best['val_acc'])}, val loss {num(best['val_loss'])})")
+    return text
 
 
 def train_numpy(cfg, images, labels, out: Path) -> int:
@@ -163,8 +175,7 @@ def train_numpy(cfg, images, labels, out: Path) -> int:
         np.savez(f, *model.weights, *model.biases)
     os.replace(tmp, out / "model.npz")
     write_atomic(out / "history.json", history.to_json())
-    print(f"done: numpy-mlp, {format_epoch(history.final, cfg.epochs).split('  ', 1)[1]}; "
-          f"total {history.seconds:.1f}s -> {out}/history.json, {out}/model.npz")
+    print(f"done: numpy-mlp, {final_text(history)} -> {out}/history.json, {out}/model.npz")
     return 0
 
 
