@@ -466,8 +466,10 @@ lr_best = experiments.best_value(lr_table)
 bs_best = experiments.best_value(bs_table)
 reg_best = experiments.best_value(reg_table)
 reg_ties = [v for v in reg_table.value if v != reg_best and experiments.within_noise(reg_table, reg_best, v)]
-best_rows = [(f"SGD, lr {lr_best:g}", insights.row(lr_table, lr_best)), (f"SGD, batch {bs_best}", insights.row(bs_table, bs_best)),
-             (reg_best, insights.row(reg_table, reg_best)), (f"Adam, {best_adam.value}", best_adam)]
+best_rows = [(f"SGD, lr {lr_best:g}", insights.row(lr_table, lr_best)),
+             (f"SGD, batch {insights.fmt_value(bs_best)}", insights.row(bs_table, bs_best)),
+             ("no regularisation" if reg_best == "none" else reg_best, insights.row(reg_table, reg_best)),
+             (f"Adam, {best_adam.value}", best_adam)]
 plots.bars([name for name, _ in best_rows] + ["best MLP (1 seed)", "CNN (1 seed)"],
            [100 * r.final_val_acc for _, r in best_rows] + [100 * best_mlp_hist.final["val_acc"], 100 * cnn_hist.final["val_acc"]],
            [100 * r.final_val_acc_std for _, r in best_rows] + [0, 0],
