@@ -46,6 +46,12 @@ def load_digits(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, 
     A binary cache beside the source makes the second load fast; it is keyed by the source's
     size, mtime and sha256 and rebuilt whenever it does not match or does not load.
     """
+    images, labels, _ = _load(path, kind)
+    return images, labels
+
+
+def _load(path: str | Path, kind: str | None) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """load_digits plus the file's sha256, which the cache key computes anyway."""
     path = Path(path)
     name = str(path)
     if kind not in (None, "train", "test"):
@@ -70,7 +76,7 @@ def load_digits(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, 
         raise DataError(f"{name}: header: missing column label (this looks like a test file)")
     if kind == "test" and labels is not None:
         raise DataError(f"{name}: header: unexpected column label (this looks like a train file)")
-    return images, labels
+    return images, labels, key["sha256"]
 
 
 def _decode(name: str, raw: bytes) -> bytes:
@@ -281,8 +287,8 @@ def origin_of(path: str | Path) -> str:
 
 
 def load_source(path: str | Path) -> tuple[np.ndarray, np.ndarray, Source]:
-    images, labels = load_digits(path, kind="train")
-    source = Source(str(path), origin_of(path), len(labels), sha256_file(path))
+    images, labels, sha256 = _load(path, kind="train")  # one read and one hash of the file
+    source = Source(str(path), origin_of(path), len(labels), sha256)
     return images, labels, source
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 
 import matplotlib
 
-if not os.environ.get("MPLBACKEND") and "ipykernel" not in __import__("sys").modules:
+if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
     matplotlib.use("Agg")  # scripts and tests have no screen
 import matplotlib.pyplot as plt
 import numpy as np
