@@ -2,8 +2,9 @@
 
 A study is a list of configs made with `dataclasses.replace`; every (config, seed) run is stored
 as one JSON file under results/ the moment it finishes, so an interrupted study keeps its runs.
-Runs go to worker processes, one thread each: a small-batch run is bound by per-step overhead,
-not arithmetic, so two 1-thread runs side by side beat one 2-thread run.
+Runs that can share batches train together as one stack (stacked.py); stacks and lone runs go to
+worker processes, one thread each: a small-batch run is bound by per-step overhead, not
+arithmetic, so two 1-thread workers side by side beat one 2-thread process.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ STUDIES: dict[str, tuple[str, list[tuple[object, dict]]]] = {
     ]),
 }
 LOG_AXIS = {"lr", "batch_size"}
-CODE_FILES = ("config.py", "data.py", "models.py", "training.py", "experiments.py")
+CODE_FILES = ("config.py", "data.py", "models.py", "training.py", "stacked.py", "experiments.py")
 
 
 def study_configs(study: str, base: TrainConfig = BASELINE) -> list[tuple[object, TrainConfig]]:
@@ -128,29 +129,67 @@ _SPLIT = None  # each worker's copy of the data split
 
 
 def _init_worker(images: np.ndarray, labels: np.ndarray) -> None:
-    from .training import fit
-
     global _SPLIT
     torch.set_num_threads(1)
     _SPLIT = prepare(images, labels)
-    # warm-up, so that the first timed run of each worker does not pay for torch's first calls
+    # warm-up, so that the first timed task of each worker does not pay for torch's first calls
     tiny = prepare(images[:200], labels[:200])
-    fit(replace(BASELINE, hidden=(8, 8), epochs=1, batch_size=50), tiny, verbose=False)
+    warm = replace(BASELINE, hidden=(8, 8), epochs=1, batch_size=50)
+    _train_task((0, [warm]), tiny)
+    _train_task((0, [warm, replace(warm, lr=0.1)]), tiny)
 
 
-def _train_one(job: tuple[int, TrainConfig]):
+def _train_task(task: tuple[int, list[TrainConfig]], split=None):
+    """One run alone, or several as one stack -> (task id, [(history dict, seconds)] per config)."""
+    from .stacked import train_stack
     from .training import fit
 
-    index, cfg = job
+    task_id, cfgs = task
     # one thread always, so a result does not depend on how many workers ran it
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         start = time.perf_counter()
-        history = fit(cfg, _SPLIT, verbose=False)
-        return index, history.to_dict(), time.perf_counter() - start
+        if len(cfgs) == 1:
+            histories = [fit(cfgs[0], split or _SPLIT, verbose=False)]
+        else:
+            histories = train_stack(cfgs, split or _SPLIT)[1]
+        share = (time.perf_counter() - start) / len(cfgs)  # a stacked run's share of the wall time
+        return task_id, [(h.to_dict(), share) for h in histories]
     finally:
         torch.set_num_threads(threads)
+
+
+def plan_tasks(cfgs: list[TrainConfig]) -> list[list[int]]:
+    """Group runs (indices into cfgs) into tasks, the most expensive first.
+
+    Runs that share a seed and everything stacked.stack_key looks at share their batches: one
+    stack. A run left alone that way (the batch-size study's) joins the runs of other seeds with
+    the same key, each with its own batches. Everything else trains alone.
+    """
+    from .stacked import stack_key
+
+    by_seed: dict = {}
+    alone = []
+    for i, cfg in enumerate(cfgs):
+        key = stack_key(cfg)
+        if key is None:
+            alone.append([i])
+        else:
+            by_seed.setdefault((key, cfg.seed), []).append(i)
+    tasks, leftovers = [], {}
+    for (key, _seed), members in by_seed.items():
+        if len(members) > 1:
+            tasks.append(members)
+        else:
+            leftovers.setdefault(key, []).extend(members)
+    tasks += list(leftovers.values()) + alone
+
+    def cost(task):  # per epoch: arithmetic per run and sample, plus an overhead per step the stack shares
+        cfg = cfgs[task[0]]
+        return cfg.epochs * (len(task) * (8 if cfg.model == "cnn" else 1) + 64 / cfg.batch_size)
+
+    return sorted(tasks, key=cost, reverse=True)  # longest first keeps both cores busy to the end
 
 
 def default_workers() -> int:
@@ -162,9 +201,9 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
                 workers: int | None = None, log=print) -> list[Result]:
     """Train every (study, value, config) job, seed included in its config; stored as they finish.
 
+    A config that appears in several studies (the baseline is in three) is trained once.
     reuse: take a stored result whose config, data and code all match (default: env MNIST_REUSE=1).
     """
-    global _SPLIT
     from .models import pick_device
 
     device = pick_device()
@@ -175,54 +214,71 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
     workers = default_workers() if workers is None else workers
     code = code_version()
     results: dict[int, Result] = {}
-    todo = []
+    todo: dict[str, list[int]] = {}  # key -> the jobs it answers
     for i, (study, _value, cfg) in enumerate(jobs):
         key = run_key(cfg, data_sha256, code)
         stored = store.load(study, key) if (store and reuse) else None
         if stored is not None:
             results[i] = stored
         else:
-            todo.append((i, key))
+            todo.setdefault(key, []).append(i)
     if len(results):
         log(f"reusing {len(results)} stored result(s) with matching config, data and code")
+    keys = list(todo)
+    cfgs = [jobs[todo[key][0]][2] for key in keys]
+    tasks = [[(keys[i], cfgs[i]) for i in task] for task in plan_tasks(cfgs)]
+    if tasks:
+        stacked = sum(len(t) for t in tasks if len(t) > 1)
+        log(f"training {len(keys)} run(s) for {len(jobs) - len(results)} result(s): {stacked} of them in "
+            f"{sum(len(t) > 1 for t in tasks)} stack(s), on {min(workers, len(tasks))} worker(s)")
 
-    def finish(key, i, history, seconds):
-        study, value, cfg = jobs[i]
-        result = Result(study, value, cfg.seed, cfg.to_dict(), history, seconds, data_sha256, code)
-        if store is not None:
-            store.save(result, key)
-        results[i] = result
-        final = history["epochs"][-1]
-        status = "DIVERGED" if history["diverged"] else f"val acc {final['val_acc']:.4f}"
-        log(f"[{len(results)}/{len(jobs)}] {study} {value} seed {cfg.seed}: {status} ({seconds:.1f}s)")
+    def finish(task_id, outputs):
+        for (key, cfg), (history, seconds) in zip(tasks[task_id], outputs):
+            for i in todo[key]:
+                study, value, _ = jobs[i]
+                result = Result(study, value, cfg.seed, cfg.to_dict(), history, seconds, data_sha256, code)
+                if store is not None:
+                    store.save(result, key)
+                results[i] = result
+            final = history["epochs"][-1]
+            status = "DIVERGED" if history["diverged"] else f"val acc {final['val_acc']:.4f}"
+            shared = f", one of {history['stacked']} trained together" if history["stacked"] > 1 else ""
+            log(f"[{len(results)}/{len(jobs)}] {study} {value} seed {cfg.seed}: {status} ({seconds:.1f}s{shared})")
 
-    if workers <= 1 or len(todo) <= 1:
-        saved = _SPLIT
-        _SPLIT = prepare(images, labels, device)
-        try:
-            for i, key in todo:
-                finish(key, *_train_one((i, jobs[i][2])))
-        finally:
-            _SPLIT = saved
+    work = [(t, [cfg for _, cfg in task]) for t, task in enumerate(tasks)]
+    if workers <= 1 or len(tasks) <= 1:
+        split = prepare(images, labels, device)
+        for task in work:
+            finish(*_train_task(task, split))
     else:
         # spawn: safe with torch's thread pools and works from a notebook kernel
         ctx = mp.get_context("spawn")
-        with ctx.Pool(min(workers, len(todo)), initializer=_init_worker,
-                      initargs=(images, labels)) as pool:
-            keys = dict(todo)
-            # stored in the order they finish, so an interruption loses only runs in flight
-            for i, history, seconds in pool.imap_unordered(_train_one, [(i, jobs[i][2]) for i, _ in todo]):
-                finish(keys[i], i, history, seconds)
+        with ctx.Pool(min(workers, len(tasks)), initializer=_init_worker, initargs=(images, labels)) as pool:
+            # stored in the order they finish, so an interruption loses only tasks in flight
+            for task_id, outputs in pool.imap_unordered(_train_task, work):
+                finish(task_id, outputs)
     return [results[i] for i in range(len(jobs))]
+
+
+def study_jobs(studies: list[str], seeds: int, base: TrainConfig) -> list[tuple[str, object, TrainConfig]]:
+    """Every value of every study with the same seeds 0..seeds-1 (paired init and data order)."""
+    return [(study, value, replace(cfg, seed=seed))
+            for study in studies for value, cfg in study_configs(study, base) for seed in range(seeds)]
+
+
+def run_studies(studies: list[str], images: np.ndarray, labels: np.ndarray, data_sha256: str,
+                seeds: int = 3, base: TrainConfig = BASELINE, store: ResultStore | None = None,
+                reuse: bool | None = None, workers: int | None = None, log=print) -> dict[str, list[Result]]:
+    """Several studies in one go, so that their runs can share stacks and workers -> {study: results}."""
+    jobs = study_jobs(studies, seeds, base)
+    results = run_configs(jobs, images, labels, data_sha256, store, reuse, workers, log)
+    return {study: [r for r in results if r.study == study] for study in studies}
 
 
 def run_study(study: str, images: np.ndarray, labels: np.ndarray, data_sha256: str,
               seeds: int = 3, base: TrainConfig = BASELINE, store: ResultStore | None = None,
               reuse: bool | None = None, workers: int | None = None, log=print) -> list[Result]:
-    """Every value of a study with the same seeds 0..seeds-1 (paired init and data order)."""
-    jobs = [(study, value, replace(cfg, seed=seed))
-            for value, cfg in study_configs(study, base) for seed in range(seeds)]
-    return run_configs(jobs, images, labels, data_sha256, store, reuse, workers, log)
+    return run_studies([study], images, labels, data_sha256, seeds, base, store, reuse, workers, log)[study]
 
 
 # ---------------------------------------------------------------- summaries

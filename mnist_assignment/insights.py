@@ -7,6 +7,7 @@ so a rerun (or quick mode) never leaves a stale figure or a claim the data no lo
 from __future__ import annotations
 
 import inspect
+import json
 import math
 
 import pandas as pd
@@ -38,6 +39,22 @@ def provenance(source: Source, quick: bool, seeds: int, epochs: int) -> str:
         lines.insert(0, f"> ⚠ **This report {source.describe()}.** Put Kaggle's file in `data/train.csv` "
                         "and rerun for real results.")
     return "\n\n".join(lines)
+
+
+def arch(cfg) -> str:
+    """'784-128-64-10' for an MLP config."""
+    return "-".join(str(w) for w in (784, *cfg.hidden, 10))
+
+
+def study_runtime(runs: dict, seconds: float) -> str:
+    """How long the studies took, and how the runs shared stacks and cores."""
+    results = [r for study in runs.values() for r in study]
+    distinct = {json.dumps(r.config, sort_keys=True): r for r in results}.values()
+    stacked = [r for r in distinct if r.history.get("stacked", 1) > 1]
+    core = sum(r.seconds for r in distinct)
+    return (f"{len(results)} results from {len(distinct)} distinct runs (a configuration that appears in several "
+            f"studies trains once); {len(stacked)} of them trained in stacks. Wall time: **{seconds:.0f} s**; "
+            f"the runs' shares add up to {core:.0f} s of single-core time.")
 
 
 def fmt_value(value) -> str:

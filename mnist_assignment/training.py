@@ -28,6 +28,7 @@ class History:
     best_epoch: int | None = None  # the epoch whose weights were kept (early stopping)
     stopped_early: bool = False
     device: str = "cpu"
+    stacked: int = 1  # runs trained together (stacked.py); "seconds" are this run's share
 
     @property
     def final(self) -> dict:

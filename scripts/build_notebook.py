@@ -43,6 +43,7 @@ WORKERS = None  # worker processes for the studies (None: one per core)
 """, tags=["parameters"])
 
 code("""
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -123,7 +124,8 @@ print(f"{len(loader)} batches per epoch; one batch: x {tuple(xb.shape)} {xb.dtyp
 md("""
 ## 2. Architecture
 
-A multi-layer perceptron: the 784 pixels go through two hidden layers of 256 and 128 units with ReLU,
+A multi-layer perceptron: the 784 pixels go through two hidden layers of 128 and 64 units with ReLU
+(the reference projects' 784-128-64-10),
 then a linear layer to 10 logits (softmax is part of the loss). Each hidden block is
 Linear → (optional norm) → ReLU → (optional Dropout); options that are off are `nn.Identity`, so
 `forward` has no branches. Weights start from He initialisation, which is scaled for ReLU.
@@ -161,13 +163,13 @@ plots.cross_entropy_curve(FIG / "cross_entropy.png");
 md("""
 ## 4. Baseline training
 
-The assignment's configuration: MLP 784-256-128-10, SGD lr 0.01, batch 64, seed 0. The training loss is
+The assignment's configuration: MLP 784-128-64-10, SGD lr 0.01, batch 64, seed 0. The training loss is
 also logged every 75 iterations to show the noise within an epoch.
 """)
 
 code("""
 model, baseline = training.train(replace(BASE, log_every=75), split)
-plots.history_curves(baseline.to_dict(), "baseline: MLP 784-256-128-10, SGD lr 0.01, batch 64",
+plots.history_curves(baseline.to_dict(), f"baseline: MLP {insights.arch(BASE)}, SGD lr 0.01, batch 64",
                      FIG / "baseline_curves.png");
 """)
 
@@ -193,14 +195,30 @@ md("""
 Every study starts from the baseline and changes exactly **one** factor; every run trains from scratch.
 The same seeds are used for every value of a study, so runs with the same seed start from the same
 weights and see the data in the same order. Curves show the mean over seeds with a ±1 standard
-deviation band. Runs go to worker processes, one thread each (the per-run times below are for one core).
+deviation band.
 
+All studies of sections 5-7 are trained here, in one go. Runs that see the same batches — the runs of
+a seed at batch 64, whatever their learning rate, dropout rate or LayerNorm — train together as one
+*stack*: one matmul serves all their first layers, each keeps its own weights, optimizer state and
+History (`mnist_assignment/stacked.py`; the tests check that a stacked run matches the same run trained
+alone, step by step). Stacks and lone runs go to worker processes, one thread each; a run's time in the
+tables below is its share of its stack's time on one core.
+""")
+
+code("""
+STUDIES = ["lr", "batch_size", "regularization", "dropout", "adam_combos", "optimizers", "batchnorm"]
+started = time.perf_counter()
+runs = experiments.run_studies(STUDIES, images, labels, source.sha256, seeds=SEEDS, base=BASE, store=STORE,
+                               workers=WORKERS)
+display(Markdown(insights.study_runtime(runs, time.perf_counter() - started)))
+""")
+
+md("""
 ### 5.1 Learning rate
 """)
 
 code("""
-lr_runs = experiments.run_study("lr", images, labels, source.sha256, seeds=SEEDS, base=BASE, store=STORE,
-                                workers=WORKERS)
+lr_runs = runs["lr"]
 lr_table = experiments.summarise(lr_runs)
 plots.study_curves(lr_runs, "learning rate", FIG / "lr_curves.png");
 """)
@@ -222,8 +240,7 @@ twice: against epochs, and against optimizer steps.
 """)
 
 code("""
-bs_runs = experiments.run_study("batch_size", images, labels, source.sha256, seeds=SEEDS, base=BASE,
-                                store=STORE, workers=WORKERS)
+bs_runs = runs["batch_size"]
 bs_table = experiments.summarise(bs_runs)
 plots.study_curves(bs_runs, "batch size", FIG / "batch_curves.png");
 """)
@@ -248,8 +265,7 @@ A 2×2 design — neither, dropout (p = 0.2), LayerNorm, both — then a sweep o
 """)
 
 code("""
-reg_runs = experiments.run_study("regularization", images, labels, source.sha256, seeds=SEEDS, base=BASE,
-                                 store=STORE, workers=WORKERS)
+reg_runs = runs["regularization"]
 reg_table = experiments.summarise(reg_runs)
 plots.study_curves(reg_runs, "regularisation", FIG / "regularization_curves.png");
 """)
@@ -260,8 +276,7 @@ display(experiments.display_table(reg_table, "regularisation"))
 """)
 
 code("""
-drop_runs = experiments.run_study("dropout", images, labels, source.sha256, seeds=SEEDS, base=BASE,
-                                  store=STORE, workers=WORKERS)
+drop_runs = runs["dropout"]
 drop_table = experiments.summarise(drop_runs)
 plots.study_curves(drop_runs, "dropout rate", FIG / "dropout_curves.png")
 plots.study_summary(drop_table, "dropout rate", "dropout", FIG / "dropout_summary.png")
@@ -276,8 +291,7 @@ md("""
 """)
 
 code("""
-adam_runs = experiments.run_study("adam_combos", images, labels, source.sha256, seeds=SEEDS, base=BASE,
-                                  store=STORE, workers=WORKERS)
+adam_runs = runs["adam_combos"]
 adam_table = experiments.summarise(adam_runs)
 plots.study_curves(adam_runs, "Adam", FIG / "adam_curves.png")
 display(experiments.display_table(adam_table, "Adam (lr, dropout)"))
@@ -299,8 +313,7 @@ own sweep is section 5.1); same network, batch 64, epochs and seeds as the basel
 """)
 
 code("""
-opt_runs = experiments.run_study("optimizers", images, labels, source.sha256, seeds=SEEDS, base=BASE,
-                                 store=STORE, workers=WORKERS)
+opt_runs = runs["optimizers"]
 opt_table = experiments.summarise(opt_runs)
 plots.study_curves(opt_runs, "optimizer", FIG / "optimizer_curves.png")
 display(experiments.display_table(opt_table, "optimizer"))
@@ -319,8 +332,7 @@ model the wrong way to show the size of that mistake.
 """)
 
 code("""
-bn_runs = experiments.run_study("batchnorm", images, labels, source.sha256, seeds=SEEDS, base=BASE,
-                                store=STORE, workers=WORKERS)
+bn_runs = runs["batchnorm"]
 norm_table = pd.concat([reg_table, experiments.summarise(bn_runs)], ignore_index=True)
 plots.study_curves([r for r in reg_runs if r.value in ("none", "LayerNorm")] + bn_runs, "normalisation",
                    FIG / "norm_curves.png")
@@ -424,7 +436,7 @@ display(Markdown(insights.source_code(numpy_mlp.NumpyMLP.forward, numpy_mlp.Nump
 code("""
 xs = [t.cpu().numpy() for t in (split.x_train, split.y_train, split.x_val, split.y_val)]
 _, np_hist = numpy_mlp.fit_numpy(*xs, hidden=BASELINE.hidden, lr=0.01, batch_size=64, epochs=EPOCHS)
-plots.history_curves(np_hist.to_dict(), "NumPy MLP from scratch (784-256-128-10, SGD 0.01, batch 64)",
+plots.history_curves(np_hist.to_dict(), f"NumPy MLP from scratch ({insights.arch(BASE)}, SGD 0.01, batch 64)",
                      FIG / "numpy_curves.png")
 display(Markdown(
     f"The NumPy network reaches {insights.pct(np_hist.final['val_acc'])} after {len(np_hist.epochs)} epochs in "
@@ -478,7 +490,7 @@ plots.bars([name for name, _ in best_rows] + ["best MLP (1 seed)", "CNN (1 seed)
 display(Markdown(f'''
 - **Data.** {source.rows:,} digits, classes roughly balanced; the stratified split keeps every class's share
   within {shares["difference (points)"].abs().max():.2f} points between the parts.
-- **Baseline.** The 784-256-128-10 MLP with SGD at lr 0.01 reaches {insights.pct(baseline.final["val_acc"])}
+- **Baseline.** The {insights.arch(BASE)} MLP with SGD at lr 0.01 reaches {insights.pct(baseline.final["val_acc"])}
   after {len(baseline.epochs)} epochs.
 - **Learning rate.** Best at {lr_best:g} of the values tried ({insights.pct(insights.row(lr_table, lr_best).final_val_acc)});
   {int((lr_table.diverged > 0).sum())} value(s) diverged. {"The assignment's 0.01 is safe but slow for this budget." if lr_best > 0.01 else ""}

@@ -92,33 +92,65 @@ def test_interrupted_study_keeps_finished_runs(tiny, tmp_path, monkeypatch):
     images, labels, sha = tiny
     store = ResultStore(tmp_path)
     calls = []
-    real = experiments._train_one
+    real = experiments._train_task
 
-    def flaky(job):
-        calls.append(job)
+    def flaky(task, split=None):
+        calls.append(task)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(job)
+        return real(task, split)
 
-    monkeypatch.setattr(experiments, "_train_one", flaky)
+    monkeypatch.setattr(experiments, "_train_task", flaky)
+    # the batch-size study with one seed: every run is a task of its own
     with pytest.raises(KeyboardInterrupt):
-        run_study("dropout", images, labels, sha, seeds=1, base=FAST, store=store, workers=1,
+        run_study("batch_size", images, labels, sha, seeds=1, base=FAST, store=store, workers=1,
                   log=lambda m: None)
-    assert len(list(tmp_path.glob("dropout/*.json"))) == 2
-    monkeypatch.setattr(experiments, "_train_one", real)
+    assert len(list(tmp_path.glob("batch_size/*.json"))) == 2
+    monkeypatch.setattr(experiments, "_train_task", real)
     logs = []
-    run_study("dropout", images, labels, sha, seeds=1, base=FAST, store=store, workers=1, reuse=True,
+    run_study("batch_size", images, labels, sha, seeds=1, base=FAST, store=store, workers=1, reuse=True,
               log=logs.append)
     assert "reusing 2" in logs[0]
 
 
+def without_seconds(results):
+    return [[{k: v for k, v in e.items() if k != "seconds"} for e in r.epochs] for r in results]
+
+
 def test_worker_processes_give_the_same_histories(tiny):
     images, labels, sha = tiny
-    jobs = [("lr", v, replace(FAST, lr=v)) for v in (0.01, 0.1)]
+    jobs = [("lr", v, replace(FAST, lr=v)) for v in (0.01, 0.1)] + [("batch_size", 64, replace(FAST, batch_size=64))]
     inline = run_configs(jobs, images, labels, sha, workers=1, log=lambda m: None)
-    pooled = run_configs(jobs, images, labels, sha, workers=2, log=lambda m: None)
-    strip = [[{k: v for k, v in e.items() if k != "seconds"} for e in r.epochs] for r in inline]
-    assert strip == [[{k: v for k, v in e.items() if k != "seconds"} for e in r.epochs] for r in pooled]
+    logs = []
+    pooled = run_configs(jobs, images, labels, sha, workers=2, log=logs.append)
+    assert "in 1 stack(s), on 2 worker(s)" in logs[0]
+    assert without_seconds(inline) == without_seconds(pooled)
+    assert [r.history["stacked"] for r in pooled] == [2, 2, 1]
+
+
+def test_runs_are_planned_into_stacks_and_shared_configs_train_once(tiny, tmp_path):
+    from mnist_assignment.experiments import plan_tasks, study_jobs
+
+    jobs = study_jobs(["lr", "batch_size", "regularization", "batchnorm"], seeds=2, base=FAST)
+    cfgs = [cfg for _, _, cfg in jobs]
+    tasks = plan_tasks(cfgs)
+    assert sorted(i for task in tasks for i in task) == list(range(len(cfgs)))  # each run once
+    for task in tasks:
+        members = [cfgs[i] for i in task]
+        if any(c.batchnorm for c in members):
+            assert len(task) == 1  # BatchNorm runs train alone
+        elif len({c.seed for c in members}) > 1:  # across seeds only for runs otherwise alone
+            assert len({c.batch_size for c in members}) == 1 and len(task) == 2
+    # the lr study's 0.01 and the regularisation study's "none" are the batch-size study's 256 here
+    images, labels, sha = tiny
+    logs = []
+    results = experiments.run_studies(["lr", "regularization"], images, labels, sha, seeds=1, base=FAST,
+                                      store=ResultStore(tmp_path), workers=1, log=logs.append)
+    assert "training 10 run(s) for 11 result(s)" in logs[0]
+    base_lr = next(r for r in results["lr"] if r.value == 0.01)
+    base_reg = next(r for r in results["regularization"] if r.value == "none")
+    assert base_lr.history == base_reg.history
+    assert len(list(tmp_path.glob("*/*.json"))) == 11
 
 
 def test_divergence_shows_in_summary_and_plots(tiny, tmp_path):

@@ -6,7 +6,15 @@ import pytest
 import torch
 
 from mnist_assignment.config import BASELINE, TrainConfig
-from mnist_assignment.models import CNN, MLP, build_model, count_parameters, describe_device, pick_device
+from mnist_assignment.models import (
+    CNN,
+    MLP,
+    build_model,
+    count_parameters,
+    describe_device,
+    multiply_adds,
+    pick_device,
+)
 from mnist_assignment.training import (
     CheckpointError,
     History,
@@ -39,6 +47,26 @@ def test_cnn_shapes():
     assert isinstance(model, CNN)
     assert model(torch.zeros(3, 784)).shape == (3, 10)
     assert model.hidden[0][0].in_features == 16 * 7 * 7
+
+
+def test_multiply_adds_per_image():
+    assert multiply_adds(MLP(BASELINE)) == 784 * 128 + 128 * 64 + 64 * 10
+    cnn = build_model(TrainConfig(model="cnn", channels=(8, 16), hidden=(32,)))
+    convs = 28 * 28 * 8 * 1 * 9 + 14 * 14 * 16 * 8 * 9  # padding 1 keeps each side until the pool
+    assert multiply_adds(cnn) == convs + 16 * 7 * 7 * 32 + 32 * 10
+    assert cnn.training  # the count does not leave the model in eval mode
+
+
+def test_dropout_masks_come_from_the_runs_own_generator():
+    """Same seed, same masks, whatever the global RNG did in between; p only sets the threshold."""
+    a, b = MLP(replace(BASELINE, dropout=0.3)), MLP(replace(BASELINE, dropout=0.3))
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(4, 784)
+    first = a(x)
+    torch.rand(1000)  # the global RNG moves on; the dropout streams do not
+    assert torch.equal(first, b(x))
+    dropped = (a.hidden[0][3](torch.ones(10_000)) == 0).float().mean().item()
+    assert abs(dropped - 0.3) < 0.02
 
 
 def test_bad_configs_are_refused():

@@ -1,0 +1,102 @@
+"""Stacked runs must be the runs one would get one by one: same start, same data, same steps."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from mnist_assignment.config import BASELINE
+from mnist_assignment.stacked import StackedMLP, stack_key, train_stack
+from mnist_assignment.training import train
+
+BASE = replace(BASELINE, hidden=(32, 16), batch_size=50, epochs=2, log_every=1)
+
+
+def lone_and_stacked(cfgs, split):
+    torch.set_num_threads(1)
+    alone = [train(c, split, verbose=False) for c in cfgs]
+    stack, histories = train_stack(cfgs, split)
+    return alone, stack, histories
+
+
+def assert_same_weights(alone, stack, cfgs):
+    for (model, _), unstacked in zip(alone, stack.unstack(cfgs)):
+        for a, b in zip(model.state_dict().values(), unstacked.state_dict().values()):
+            torch.testing.assert_close(b, a, atol=5e-5, rtol=1e-4)
+
+
+def assert_same_run(lone_history, stacked_history, atol):
+    lone_steps = [it["train_loss"] for it in lone_history.iterations]
+    stacked_steps = [it["train_loss"] for it in stacked_history.iterations]
+    assert len(lone_steps) == len(stacked_steps) > 0
+    # every step's loss, from the first one on
+    assert stacked_steps == pytest.approx(lone_steps, abs=atol)
+    for a, b in zip(lone_history.epochs, stacked_history.epochs):
+        for key in ("train_loss", "val_loss"):
+            assert b[key] == pytest.approx(a[key], abs=atol)
+        n_val = 400  # small_split's validation part: accuracies may differ by a flipped sample at most
+        assert abs(b["val_acc"] - a["val_acc"]) <= 1 / n_val + 1e-9
+
+
+@pytest.mark.parametrize("optimizer, lrs", [("sgd", (0.003, 0.03, 0.3)), ("momentum", (0.01, 0.03)),
+                                            ("adam", (0.0003, 0.001, 0.003))])
+def test_stack_matches_one_by_one_runs_step_by_step(small_split, optimizer, lrs):
+    cfgs = [replace(BASE, optimizer=optimizer, lr=lr) for lr in lrs]
+    alone, stack, histories = lone_and_stacked(cfgs, small_split)
+    for (_, history), stacked_history in zip(alone, histories):
+        assert_same_run(history, stacked_history, atol=2e-5)
+        assert stacked_history.stacked == len(cfgs)
+    assert_same_weights(alone, stack, cfgs)  # and the weights they end with
+
+
+def test_stack_with_dropout_and_layernorm_matches_one_by_one(small_split):
+    """The regularisation study as one stack: dropout masks come from each run's own generator."""
+    cfgs = [replace(BASE, **kw) for kw in ({}, {"dropout": 0.2}, {"layernorm": True},
+                                           {"dropout": 0.5, "layernorm": True})]
+    alone, stack, histories = lone_and_stacked(cfgs, small_split)
+    for (_, history), stacked_history in zip(alone, histories):
+        assert_same_run(history, stacked_history, atol=2e-5)
+    assert_same_weights(alone, stack, cfgs)
+
+
+def test_runs_with_different_seeds_share_a_stack_with_their_own_batches(small_split):
+    """The batch-size study's case: one run per seed; and a mix, two runs on one seed, one on another."""
+    cfgs = [replace(BASE, seed=s, dropout=p) for s, p in ((0, 0.0), (1, 0.3), (0, 0.3), (2, 0.0))]
+    alone, stack, histories = lone_and_stacked(cfgs, small_split)
+    for (_, history), stacked_history in zip(alone, histories):
+        assert_same_run(history, stacked_history, atol=2e-5)
+    assert_same_weights(alone, stack, cfgs)
+
+
+def test_stack_starts_from_the_lone_runs_weights():
+    cfgs = [replace(BASE, lr=lr, seed=3) for lr in (0.01, 0.1)]
+    stack = StackedMLP(cfgs)
+    torch.manual_seed(3)
+    from mnist_assignment.models import MLP
+
+    lone = MLP(cfgs[0])
+    for unstacked in stack.unstack(cfgs):
+        for a, b in zip(lone.state_dict().values(), unstacked.state_dict().values()):
+            assert torch.equal(a, b)  # bit for bit: the same seed draws the same initial weights
+
+
+def test_a_diverging_run_stops_alone_and_leaves_the_others_intact(small_split):
+    cfgs = [replace(BASE, lr=lr, epochs=3, log_every=0) for lr in (0.01, 1e4)]
+    torch.set_num_threads(1)
+    _, histories = train_stack(cfgs, small_split)
+    ok, blown = histories
+    assert blown.diverged and len(blown.epochs) == 1 and blown.epochs[0]["val_acc"] is None
+    assert not ok.diverged and len(ok.epochs) == 3
+    lone = train(cfgs[0], small_split, verbose=False)[1]
+    assert [e["val_loss"] for e in ok.epochs] == pytest.approx([e["val_loss"] for e in lone.epochs], abs=2e-4)
+
+
+def test_stack_key_groups_only_runs_that_can_share_batches():
+    assert stack_key(BASE) == stack_key(replace(BASE, lr=0.1, dropout=0.3, layernorm=True, seed=1))
+    for different in ({"batch_size": 32}, {"epochs": 3}, {"hidden": (16, 16)}, {"optimizer": "adam"}):
+        assert stack_key(replace(BASE, **different)) != stack_key(BASE)
+    for alone in ({"batchnorm": True}, {"model": "cnn"}, {"shift": 2}, {"schedule": "onecycle"},
+                  {"optimizer": "adamw"}, {"patience": 2}, {"label_smoothing": 0.1}, {"weight_decay": 0.01}):
+        assert stack_key(replace(BASE, **alone)) is None
+    with pytest.raises(ValueError, match="cannot be trained as one stack"):
+        train_stack([BASE, replace(BASE, batch_size=10)], None)
