@@ -80,7 +80,9 @@ PRESETS = {
     "best-mlp": TrainConfig(hidden=(1024, 1024), layernorm=True, dropout=0.3, optimizer="adamw",
                             lr=3e-3, weight_decay=0.05, schedule="onecycle", label_smoothing=0.1,
                             shift=2, batch_size=128, epochs=20),
-    "cnn": TrainConfig(model="cnn", channels=(32, 64), hidden=(128,), batchnorm=True, dropout=0.1,
+    # three conv blocks of 24-48-96 channels: about the arithmetic of two of 32-64 (4.2 M multiply-adds
+    # an image), but 99.5% where those stopped at 99.4-99.5% (README)
+    "cnn": TrainConfig(model="cnn", channels=(24, 48, 96), hidden=(128,), batchnorm=True, dropout=0.1,
                        optimizer="adamw", lr=3e-3, weight_decay=0.05, schedule="onecycle",
-                       label_smoothing=0.1, shift=2, batch_size=128, epochs=8),
+                       label_smoothing=0.1, shift=2, batch_size=128, epochs=9),
 }

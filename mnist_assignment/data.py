@@ -342,6 +342,8 @@ class TensorPairs(torch.utils.data.Dataset):
         return len(self.y)
 
     def __getitem__(self, index):
+        if isinstance(index, torch.Tensor):  # a whole batch: index_select is several times faster than x[index]
+            return self.x.index_select(0, index), self.y.index_select(0, index)
         return self.x[index], self.y[index]
 
 

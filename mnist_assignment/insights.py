@@ -176,3 +176,23 @@ def regularization_insight(summary: pd.DataFrame, dropout: pd.DataFrame) -> str:
                      f"slows learning (mean epochs to reach 95%: {epochs_text(none.epochs_to_95)} without, "
                      f"{epochs_text(dropped.epochs_to_95)} with p = 0.2).")
     return text
+
+
+def equal_budget(cnn: dict, mlp: dict, cnn_madds: int, mlp_madds: int) -> str:
+    """CNN against MLP at the CNN's number of epochs and at its wall time (History dicts)."""
+    n, seconds = len(cnn["epochs"]), sum(e["seconds"] for e in cnn["epochs"])
+    at_epoch = mlp["epochs"][min(n, len(mlp["epochs"])) - 1]
+    elapsed, at_time = 0.0, None
+    for e in mlp["epochs"]:
+        elapsed += e["seconds"]
+        if elapsed > seconds:
+            break
+        at_time = e
+    text = (f"Per image the CNN costs {cnn_madds / 1e6:.2f} M multiply-adds forward (about three times that "
+            f"to train), the MLP {mlp_madds / 1e6:.2f} M. At equal epochs ({n}), the MLP was at "
+            f"{pct(at_epoch['val_acc'])} against the CNN's {pct(cnn['epochs'][-1]['val_acc'])}; ")
+    if at_time is None:
+        return text + f"in the CNN's {seconds:.0f} s the MLP had not finished one epoch."
+    return text + (f"at equal wall time ({seconds:.0f} s), the MLP had reached {pct(at_time['val_acc'])} "
+                   f"(epoch {at_time['epoch']}). Its one-cycle schedule anneals only towards its own last "
+                   "epoch, so these mid-run figures understate what a shorter MLP schedule would give.")

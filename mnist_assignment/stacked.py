@@ -188,7 +188,7 @@ def evaluate_stack(model: StackedMLP, x: torch.Tensor, y: torch.Tensor,
 def per_run(batches: list[tuple[torch.Tensor, torch.Tensor]], seed_index: torch.Tensor):
     """Each run's batch from its seed's batch: images [M, B, 784], labels [M, B]."""
     xs, ys = zip(*batches)
-    return torch.stack(xs)[seed_index], torch.stack(ys)[seed_index]
+    return torch.stack(xs).index_select(0, seed_index), torch.stack(ys).index_select(0, seed_index)
 
 
 def train_stack(cfgs: list[TrainConfig], split: Split) -> tuple[StackedMLP, list[History]]:

@@ -39,3 +39,17 @@ def test_regularization_wording_follows_the_numbers():
     assert "does not pay off" in text
     reg.loc[1, "final_val_acc"] = 0.975
     assert "and it does" in insights.regularization_insight(reg, drop)
+
+
+def test_equal_budget_reads_the_mlp_at_the_cnns_epochs_and_seconds():
+    def history(accs, seconds):
+        return {"epochs": [{"epoch": i + 1, "val_acc": a, "seconds": seconds} for i, a in enumerate(accs)]}
+
+    cnn = history([0.98, 0.99], 30.0)  # 2 epochs, 60 s
+    mlp = history([0.95, 0.96, 0.97, 0.975, 0.98], 12.0)  # 12 s an epoch: 5 epochs by 60 s
+    text = insights.equal_budget(cnn, mlp, 4_200_000, 1_800_000)
+    assert "4.20 M multiply-adds" in text and "1.80 M" in text
+    assert "At equal epochs (2), the MLP was at 96.00% against the CNN's 99.00%" in text
+    assert "at equal wall time (60 s), the MLP had reached 98.00% (epoch 5)" in text
+    slow = history([0.9], 100.0)
+    assert "had not finished one epoch" in insights.equal_budget(cnn, slow, 1, 1)
