@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -98,6 +99,16 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     return loss.item() / len(y), correct.item() / len(y)
 
 
+@contextlib.contextmanager
+def cpu_threads(n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def show_bars() -> bool:
     """Bars for a person watching; one line per epoch for CI, logs and executed reports."""
     if os.environ.get("CI") or os.environ.get("MNIST_PLAIN_PROGRESS"):
@@ -125,49 +136,53 @@ def train(cfg: TrainConfig, split: Split, verbose: bool = True) -> tuple[nn.Modu
     history = History(cfg.to_dict(), device=str(split.x_train.device))
     best = (math.inf, None)
     device = split.x_train.device
-    for epoch in range(1, cfg.epochs + 1):
-        start = time.perf_counter()
-        model.train()
-        # sums stay on the device: no host sync per step, one read per epoch
-        loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device)
-        batches = tqdm_batches(loader, epoch, cfg.epochs) if verbose and show_bars() else loader
-        for step, (xb, yb) in enumerate(batches, start=1):
-            if cfg.shift:
-                xb = random_shift(xb, cfg.shift, background, shift_gen)
-            logits = model(xb)
-            loss = loss_fn(logits, yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            loss_sum += loss.detach() * len(yb)
-            correct += (logits.argmax(1) == yb).sum()
-            iteration = (epoch - 1) * len(loader) + step
-            if cfg.log_every and iteration % cfg.log_every == 0:  # a sync only every k steps
-                history.iterations.append({"iteration": iteration,
-                                           "train_loss": finite_or_none(loss.item())})
-        n = len(split.y_train)
-        train_loss, train_acc = loss_sum.item() / n, correct.item() / n
-        if not train_loss < DIVERGED_LOSS:  # also catches NaN
-            history.diverged = True
-            val_loss, val_acc = math.nan, math.nan
-        else:
-            val_loss, val_acc = evaluate(model, split.x_val, split.y_val)
-        row = {"epoch": epoch, "train_loss": finite_or_none(train_loss), "train_acc": train_acc,
-               "val_loss": finite_or_none(val_loss), "val_acc": finite_or_none(val_acc),
-               "seconds": time.perf_counter() - start}
-        history.epochs.append(row)
-        if verbose:
-            print(format_epoch(row, cfg.epochs), flush=True)
-        if history.diverged:
-            break
-        if val_loss < best[0]:
-            best = (val_loss, epoch)
-            best_state = copy.deepcopy(model.state_dict()) if cfg.patience else None
-        elif cfg.patience and epoch - best[1] >= cfg.patience:
-            history.stopped_early = True
-            break
+    # a batch of 16 makes matmuls too small to split across threads: one thread is faster (measured
+    # 1.26 s against 1.66 s an epoch with two); from batch 32 on, two threads are at least as fast
+    threads = 1 if device.type == "cpu" and cfg.batch_size <= 16 else torch.get_num_threads()
+    with cpu_threads(threads):
+        for epoch in range(1, cfg.epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            # sums stay on the device: no host sync per step, one read per epoch
+            loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device)
+            batches = tqdm_batches(loader, epoch, cfg.epochs) if verbose and show_bars() else loader
+            for step, (xb, yb) in enumerate(batches, start=1):
+                if cfg.shift:
+                    xb = random_shift(xb, cfg.shift, background, shift_gen)
+                logits = model(xb)
+                loss = loss_fn(logits, yb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                loss_sum += loss.detach() * len(yb)
+                correct += (logits.argmax(1) == yb).sum()
+                iteration = (epoch - 1) * len(loader) + step
+                if cfg.log_every and iteration % cfg.log_every == 0:  # a sync only every k steps
+                    history.iterations.append({"iteration": iteration,
+                                               "train_loss": finite_or_none(loss.item())})
+            n = len(split.y_train)
+            train_loss, train_acc = loss_sum.item() / n, correct.item() / n
+            if not train_loss < DIVERGED_LOSS:  # also catches NaN
+                history.diverged = True
+                val_loss, val_acc = math.nan, math.nan
+            else:
+                val_loss, val_acc = evaluate(model, split.x_val, split.y_val)
+            row = {"epoch": epoch, "train_loss": finite_or_none(train_loss), "train_acc": train_acc,
+                   "val_loss": finite_or_none(val_loss), "val_acc": finite_or_none(val_acc),
+                   "seconds": time.perf_counter() - start}
+            history.epochs.append(row)
+            if verbose:
+                print(format_epoch(row, cfg.epochs), flush=True)
+            if history.diverged:
+                break
+            if val_loss < best[0]:
+                best = (val_loss, epoch)
+                best_state = copy.deepcopy(model.state_dict()) if cfg.patience else None
+            elif cfg.patience and epoch - best[1] >= cfg.patience:
+                history.stopped_early = True
+                break
     history.best_epoch = best[1]
     if cfg.patience and best[1] is not None and best[1] != len(history.epochs):
         model.load_state_dict(best_state)  # early stopping keeps the best weights
