@@ -213,7 +213,7 @@ def cmd_sweep(args) -> int:
     results = run_study(args.study, images, labels, source.sha256, seeds=args.seeds, base=base,
                         store=ResultStore(args.out), reuse=args.reuse or None, workers=args.workers)
     factor = STUDIES[args.study][0]
-    print(display_table(summarise(results), factor).to_string(index=False))
+    print(display_table(summarise(results), factor).to_string())
     return 0
 
 

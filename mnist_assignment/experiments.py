@@ -192,6 +192,18 @@ def plan_tasks(cfgs: list[TrainConfig]) -> list[list[int]]:
     return sorted(tasks, key=cost, reverse=True)  # longest first keeps both cores busy to the end
 
 
+def describe_task(finals: list[tuple[float | None, str]], seconds: float) -> str:
+    """One progress line per task: its run, or its stack's size, best run and divergences."""
+    if len(finals) == 1:
+        acc, name = finals[0]
+        return f"{name}: {'DIVERGED' if acc is None else f'val acc {acc:.4f}'} ({seconds:.1f} s)"
+    ok = [(acc, name) for acc, name in finals if acc is not None]
+    best = f"best {max(ok)[1]}: val acc {max(ok)[0]:.4f}" if ok else "all diverged"
+    diverged = len(finals) - len(ok)
+    return (f"stack of {len(finals)} runs in {seconds:.0f} s; {best}"
+            + (f"; {diverged} diverged" if diverged else ""))
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -233,6 +245,7 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
             f"{sum(len(t) > 1 for t in tasks)} stack(s), on {min(workers, len(tasks))} worker(s)")
 
     def finish(task_id, outputs):
+        finals = []
         for (key, cfg), (history, seconds) in zip(tasks[task_id], outputs):
             for i in todo[key]:
                 study, value, _ = jobs[i]
@@ -240,11 +253,12 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
                 if store is not None:
                     store.save(result, key)
                 results[i] = result
-            final = history["epochs"][-1]
-            status = "DIVERGED" if history["diverged"] else f"val acc {final['val_acc']:.4f}"
-            shared = f", one of {history['stacked']} trained together" if history["stacked"] > 1 else ""
-            log(f"[{len(results)}/{len(jobs)}] {study} {value} seed {cfg.seed}: {status} ({seconds:.1f}s{shared})")
+            final = None if history["diverged"] else history["epochs"][-1]["val_acc"]
+            finals.append((final, f"{study} {value} seed {cfg.seed}"))
+        done.append(task_id)
+        log(f"[{len(done)}/{len(tasks)}] {describe_task(finals, sum(s for _, s in outputs))}")
 
+    done: list[int] = []
     work = [(t, [cfg for _, cfg in task]) for t, task in enumerate(tasks)]
     if workers <= 1 or len(tasks) <= 1:
         split = prepare(images, labels, device)

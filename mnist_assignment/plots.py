@@ -131,7 +131,7 @@ def study_summary(summary, factor: str, study: str, path=None):
         ax.set_xlabel(factor)
         ax.grid(alpha=0.3)
     ax1.set_title("final validation accuracy, mean ± std")
-    ax2.set_title("training time per run (1 thread)")
+    ax2.set_title("time per run (1 core; a stacked run: its share)")
     fig.tight_layout()
     return save(fig, path)
 

@@ -90,7 +90,7 @@ def test_sweep_prints_the_summary_table(tmp_path):
     result = run("sweep", "regularization", "--data", SAMPLE_TRAIN, "--seeds", "1", "--epochs", "1",
                  "--out", tmp_path / "results", "--workers", "2")
     assert result.returncode == 0, result.stderr
-    assert "[4/4]" in result.stdout and "final val acc %" in result.stdout
+    assert "[1/1] stack of 4 runs" in result.stdout and "final val acc %" in result.stdout
     assert "dropout 0.2 + LayerNorm" in result.stdout
     assert len(list((tmp_path / "results" / "regularization").glob("*.json"))) == 4
     bad = run("sweep", "colour", "--data", SAMPLE_TRAIN)

@@ -182,3 +182,12 @@ def test_other_figures_write_images(tiny, tmp_path):
     assert len(fig.axes) == 2
     for name in ("balance", "grid", "confusion"):
         assert (tmp_path / f"{name}.png").stat().st_size > 5_000
+
+
+def test_progress_is_one_line_per_task():
+    from mnist_assignment.experiments import describe_task
+
+    assert describe_task([(0.9612, "lr 0.01 seed 0")], 7.04) == "lr 0.01 seed 0: val acc 0.9612 (7.0 s)"
+    assert describe_task([(None, "lr 1.0 seed 0")], 1.0).endswith("DIVERGED (1.0 s)")
+    line = describe_task([(0.95, "lr 0.01 seed 0"), (0.97, "lr 0.1 seed 0"), (None, "lr 1 seed 0")], 30.4)
+    assert line == "stack of 3 runs in 30 s; best lr 0.1 seed 0: val acc 0.9700; 1 diverged"
