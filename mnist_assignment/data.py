@@ -343,6 +343,7 @@ class TensorPairs(torch.utils.data.Dataset):
 
     def __getitem__(self, index):
         if isinstance(index, torch.Tensor):  # a whole batch: index_select is several times faster than x[index]
+            index = index.to(self.x.device)  # the sampler's indices live on the CPU; the data may not
             return self.x.index_select(0, index), self.y.index_select(0, index)
         return self.x[index], self.y[index]
 
