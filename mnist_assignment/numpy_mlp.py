@@ -76,7 +76,7 @@ class NumpyMLP:
 
 
 def fit_numpy(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-              hidden=(256, 128), lr: float = 0.01, batch_size: int = 64, epochs: int = 20,
+              hidden=(128, 64), lr: float = 0.01, batch_size: int = 64, epochs: int = 20,
               dropout: float = 0.0, seed: int = 0, verbose: bool = False) -> tuple[NumpyMLP, History]:
     """Mini-batch SGD over seeded shuffles; returns the same History as the PyTorch loop."""
     config = {"model": "numpy-mlp", "hidden": list(hidden), "lr": lr, "batch_size": batch_size,
