@@ -37,6 +37,7 @@ test: lint
 bench: venv
 	$(PY) bench/bench_load.py $(if $(DATA),$(DATA),)
 	$(PY) bench/bench_loop.py $(if $(DATA),$(DATA),)
+	$(PY) bench/bench_studies.py $(if $(DATA),$(DATA),)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -26,18 +26,19 @@ from torch.utils.data import DataLoader, TensorDataset
 from mnist_assignment.config import BASELINE
 from mnist_assignment.data import SAMPLE_DIR, load_digits, prepare
 from mnist_assignment.models import MLP
-from mnist_assignment.training import fit
+from mnist_assignment.training import fit, make_optimizer
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "train.csv.gz"
 CFG = replace(BASELINE, hidden=(128, 64))
 
 
-def usual_epoch_times(split, batch_size, epochs):
-    torch.manual_seed(0)
-    model = MLP(CFG)
+def usual_epoch_times(split, batch_size, epochs, cfg=CFG):
+    """The usual notebook loop; cfg picks the model (widths, dropout, LayerNorm) and the optimizer."""
+    torch.manual_seed(cfg.seed)
+    model = MLP(cfg)
     loader = DataLoader(TensorDataset(split.x_train, split.y_train), batch_size=batch_size, shuffle=True)
     val_loader = DataLoader(TensorDataset(split.x_val, split.y_val), batch_size=batch_size)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    optimizer = make_optimizer(cfg, model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     device = torch.device("cpu")
     times = []
