@@ -142,22 +142,18 @@ def _init_worker(images: np.ndarray, labels: np.ndarray) -> None:
 def _train_task(task: tuple[int, list[TrainConfig]], split=None):
     """One run alone, or several as one stack -> (task id, [(history dict, seconds)] per config)."""
     from .stacked import train_stack
-    from .training import fit
+    from .training import cpu_threads, fit
 
     task_id, cfgs = task
     # one thread always, so a result does not depend on how many workers ran it
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with cpu_threads(1):
         start = time.perf_counter()
         if len(cfgs) == 1:
             histories = [fit(cfgs[0], split or _SPLIT, verbose=False)]
         else:
             histories = train_stack(cfgs, split or _SPLIT)[1]
         share = (time.perf_counter() - start) / len(cfgs)  # a stacked run's share of the wall time
-        return task_id, [(h.to_dict(), share) for h in histories]
-    finally:
-        torch.set_num_threads(threads)
+    return task_id, [(h.to_dict(), share) for h in histories]
 
 
 def plan_tasks(cfgs: list[TrainConfig]) -> list[list[int]]:
