@@ -1,12 +1,12 @@
 """Train several MLP runs at once: same widths, batch size, epochs and optimizer.
 
 That is the studies' situation. The runs of a study that share a seed see the same batches in the
-same order (paired seeds), so one forward pass serves them all: the first layer is one matmul of the
-batch against every run's weights side by side, the later layers are one batched matmul. Runs with
-different seeds (the batch-size study's, one run per seed and size) can share a stack too, each with
-its own batches. Each run keeps its own weights, optimizer state, learning rate, dropout rate and
-LayerNorm switch, and gets its own History with the numbers training.train gives it alone, to float
-tolerance (tests/test_stacked.py compares them step by step).
+same order (paired seeds), so one forward pass serves them all: every layer is one batched matmul
+over the runs, the batch read by each. Runs with different seeds (the batch-size study's, one run
+per seed and size) can share a stack too, each with its own batches. Each run keeps its own
+weights, optimizer state, learning rate, dropout rate and LayerNorm switch, and gets its own
+History with the numbers training.train gives it alone, to float tolerance (tests/test_stacked.py
+compares them step by step).
 
 Why: at batch 64 a 784-128-64-10 run spends more time on per-step overhead (autograd, module
 calls, the optimizer) than on arithmetic; a stack pays that overhead once for all its runs and
@@ -15,7 +15,6 @@ multiplies bigger matrices, which the CPU does more efficiently.
 
 from __future__ import annotations
 
-import math
 import time
 
 import torch
@@ -37,100 +36,117 @@ def stack_key(cfg: TrainConfig) -> tuple | None:
     return None if alone else (cfg.hidden, cfg.batch_size, cfg.epochs, cfg.optimizer, cfg.log_every)
 
 
+def switch_group(cfg: TrainConfig) -> int:
+    """A run's place in a stack: dropout only, dropout + LayerNorm, LayerNorm only, neither.
+
+    In that order the dropout runs are one contiguous range and the LayerNorm runs another, so
+    each is applied to its own runs only, not computed for all and then discarded.
+    """
+    return (0 if not cfg.layernorm else 1) if cfg.dropout > 0 else (2 if cfg.layernorm else 3)
+
+
 class StackedMLP(nn.Module):
-    """M MLPs of the same widths: input [B, 784] shared by all or [M, B, 784], logits [M, B, 10]."""
+    """M MLPs of the same widths: input [B, 784] shared by all or [M, B, 784], logits [M, B, 10].
+
+    The runs sit in switch_group order: self.cfgs[k] is run k, self.order[k] its index in the
+    list it was made from.
+    """
 
     def __init__(self, cfgs: list[TrainConfig]):
         super().__init__()
+        self.order = sorted(range(len(cfgs)), key=lambda i: switch_group(cfgs[i]))  # stable
+        self.cfgs = cfgs = [cfgs[i] for i in self.order]
         models = []
         for cfg in cfgs:
             torch.manual_seed(cfg.seed)  # the initial weights training.train draws for this run
             models.append(MLP(cfg))
         # per layer, that layer of every run; weights transposed to [in, out] for x @ w
         layers = list(zip(*[[block[0] for block in m.hidden] + [m.out] for m in models]))
-        # first layer as [784, M, out]: one matmul x @ w.view(784, M * out) serves every run
-        self.w_first = nn.Parameter(torch.stack([lin.weight.detach().T for lin in layers[0]], 1).contiguous())
-        self.weights = nn.ParameterList(  # later layers [M, in, out], for one batched matmul
-            [nn.Parameter(torch.stack([lin.weight.detach().T for lin in layer]).contiguous()) for layer in layers[1:]])
+        # each layer [M, in, out], one batched matmul; run-major, so that one run's slice is contiguous
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.stack([lin.weight.detach().T for lin in layer]).contiguous()) for layer in layers])
         self.biases = nn.ParameterList(
             [nn.Parameter(torch.stack([lin.bias.detach() for lin in layer]).unsqueeze(1)) for layer in layers])
-        m, widths = len(cfgs), cfgs[0].hidden
-        self.ln_weights = nn.ParameterList([nn.Parameter(torch.ones(m, 1, w)) for w in widths])
-        self.ln_biases = nn.ParameterList([nn.Parameter(torch.zeros(m, 1, w)) for w in widths])
-        self.register_buffer("layernorm", torch.tensor([c.layernorm for c in cfgs]).view(m, 1, 1))
-        self.register_buffer("p", torch.tensor([c.dropout for c in cfgs]).view(m, 1, 1))
-        self.any_layernorm = any(c.layernorm for c in cfgs)
-        self.any_dropout = any(c.dropout > 0 for c in cfgs)
+        groups = [switch_group(c) for c in cfgs]
+        self.n_dropout = groups.count(0) + groups.count(1)  # runs [0, n_dropout)
+        self.ln_runs = slice(self.n_dropout - groups.count(1), len(cfgs) - groups.count(3))
+        n_ln = self.ln_runs.stop - self.ln_runs.start
+        self.ln_weights = nn.ParameterList([nn.Parameter(torch.ones(n_ln, 1, w)) for w in cfgs[0].hidden])
+        self.ln_biases = nn.ParameterList([nn.Parameter(torch.zeros(n_ln, 1, w)) for w in cfgs[0].hidden])
+        self.register_buffer("p", torch.tensor([c.dropout for c in cfgs[:self.n_dropout]]).view(-1, 1, 1))
         # the streams the runs' own Dropout layers would draw from: one per seed
         self.seeds = sorted({c.seed for c in cfgs})
         self.generators = [dropout_generator(seed) for seed in self.seeds]
         self.register_buffer("seed_index", torch.tensor([self.seeds.index(c.seed) for c in cfgs]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n_in, m, width = self.w_first.shape
-        if x.dim() == 3:  # each run its own batch
-            h = torch.baddbmm(self.biases[0], x, self.w_first.transpose(0, 1))
-        else:
-            h = (x @ self.w_first.view(n_in, m * width)).view(len(x), m, width).transpose(0, 1) + self.biases[0]
-        for i, (w, b) in enumerate(zip(self.weights, self.biases[1:])):
+        if x.dim() == 2:  # one batch for every run (a view: batched matmul reads it M times, copies nothing)
+            x = x.expand(len(self.cfgs), *x.shape)
+        h = torch.baddbmm(self.biases[0], x, self.weights[0])
+        for i, (w, b) in enumerate(zip(self.weights[1:], self.biases[1:])):
             h = torch.baddbmm(b, self.activate(h, i), w)
         return h
 
     def activate(self, h: torch.Tensor, i: int) -> torch.Tensor:
-        """Hidden layer i's norm -> ReLU -> dropout (models.hidden_block), each run with its own switches."""
-        if self.any_layernorm:
-            normed = F.layer_norm(h, h.shape[-1:]) * self.ln_weights[i] + self.ln_biases[i]
-            h = torch.where(self.layernorm, normed, h)  # runs without LayerNorm: no gradient reaches it
+        """Hidden layer i's norm -> ReLU -> dropout (models.hidden_block), each on its own runs."""
+        a, b = self.ln_runs.start, self.ln_runs.stop
+        if b > a:  # split, not slices: a slice's backward fills a whole zero tensor for its part
+            before, runs, after = h.split([a, b - a, len(h) - b])
+            normed = torch.addcmul(self.ln_biases[i], F.layer_norm(runs, h.shape[-1:]), self.ln_weights[i])
+            h = torch.cat([before, normed, after])
         h = h.relu()
-        if self.training and self.any_dropout:
-            # the draws each run's own Dropout would make, one per seed; p = 0 keeps everything
+        d = self.n_dropout
+        if self.training and d:
+            # the draws each run's own Dropout would make, one per seed
             draws = [torch.rand(h.shape[1:], generator=g) for g in self.generators]
-            uniform = draws[0] if len(draws) == 1 else torch.stack(draws)[self.seed_index]
-            h = h * (uniform.to(h.device) >= self.p) / (1 - self.p)
+            uniform = draws[0] if len(draws) == 1 else torch.stack(draws)[self.seed_index[:d]]
+            mask = (uniform.to(h.device) >= self.p) / (1 - self.p)
+            runs, after = h.split([d, len(h) - d])
+            h = torch.cat([runs * mask, after])
         return h
 
-    def ln_parameters(self) -> list[nn.Parameter]:
-        return [*self.ln_weights, *self.ln_biases]
+    def run_ranges(self) -> list[tuple[nn.Parameter, range]]:
+        """Each parameter with the runs (stack indices) it holds, one per slice of its first dimension."""
+        ln = range(len(self.cfgs))[self.ln_runs]
+        return ([(p, range(len(self.cfgs))) for p in [*self.weights, *self.biases]]
+                + [(p, ln) for p in [*self.ln_weights, *self.ln_biases] if len(ln)])
 
-    def lr_shapes(self) -> list[tuple[nn.Parameter, tuple[int, ...]]]:
-        """Each parameter with the shape a per-run value takes to broadcast against it."""
-        m = self.w_first.shape[1]
-        return [(self.w_first, (1, m, 1))] + [(p, (m, 1, 1)) for name, p in self.named_parameters()
-                                              if name != "w_first"]
-
-    def unstack(self, cfgs: list[TrainConfig]) -> list[MLP]:
-        """The runs as ordinary MLPs (eval mode), for prediction or a comparison with a lone run."""
-        out = []
-        for i, cfg in enumerate(cfgs):
+    def unstack(self) -> list[MLP]:
+        """The runs as ordinary MLPs (eval mode), in the order the stack was made from."""
+        out = [None] * len(self.cfgs)
+        for i, cfg in enumerate(self.cfgs):
             mlp = MLP(cfg)
             linears = [block[0] for block in mlp.hidden] + [mlp.out]
-            ws = [self.w_first[:, i]] + [w[i] for w in self.weights]
             with torch.no_grad():
-                for j, (lin, w, b) in enumerate(zip(linears, ws, self.biases)):
-                    lin.weight.copy_(w.T)
+                for j, (lin, w, b) in enumerate(zip(linears, self.weights, self.biases)):
+                    lin.weight.copy_(w[i].T)
                     lin.bias.copy_(b[i, 0])
                     if cfg.layernorm and j < len(mlp.hidden):
-                        mlp.hidden[j][1].weight.copy_(self.ln_weights[j][i, 0])
-                        mlp.hidden[j][1].bias.copy_(self.ln_biases[j][i, 0])
-            out.append(mlp.eval())
+                        mlp.hidden[j][1].weight.copy_(self.ln_weights[j][i - self.ln_runs.start, 0])
+                        mlp.hidden[j][1].bias.copy_(self.ln_biases[j][i - self.ln_runs.start, 0])
+            out[self.order[i]] = mlp.eval()
         return out
 
 
 class StackedUpdate:
     """SGD, SGD + momentum 0.9 or Adam, computed as torch.optim does, with each run's learning rate.
 
-    The _foreach ops update all parameter tensors in one call each, as torch.optim's foreach
-    implementations do: a stack's step then costs a few calls, not a few per parameter.
+    SGD and momentum: _foreach ops, one call each for all parameter tensors (torch.optim's foreach
+    path), each run's learning rate broadcast over its slice. Adam: torch.optim's fused kernel (one
+    pass over a tensor instead of ~10), called once per run on that run's contiguous slices, since it
+    takes a single learning rate; training.make_optimizer gives a lone Adam run the same kernel.
     """
 
     def __init__(self, model: StackedMLP, optimizer: str, lrs: list[float]):
-        lr = torch.tensor(lrs, device=model.w_first.device)
-        shapes = model.lr_shapes()
-        if not model.any_layernorm:  # their gradients would stay None
-            shapes = [(p, shape) for p, shape in shapes if not any(p is q for q in model.ln_parameters())]
-        self.params = [p for p, _ in shapes]
-        self.lrs = [lr.view(shape) for _, shape in shapes]
-        self.optimizer, self.state, self.t = optimizer, None, 0
+        """lrs: one per run, in the stack's order (model.cfgs)."""
+        ranges = model.run_ranges()
+        lr = torch.tensor(lrs, device=model.weights[0].device)
+        self.params = [p for p, _ in ranges]
+        self.lrs = [lr[runs.start:runs.stop].view(-1, *[1] * (p.dim() - 1)) for p, runs in ranges]
+        # run r's slices: (parameter index, its position in that parameter)
+        self.slices = [[(k, r - runs.start) for k, (_, runs) in enumerate(ranges) if r in runs]
+                       for r in range(len(lrs))]
+        self.optimizer, self.run_lrs, self.state = optimizer, lrs, None
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -138,7 +154,6 @@ class StackedUpdate:
 
     @torch.no_grad()
     def step(self) -> None:
-        self.t += 1
         params, grads = self.params, [p.grad for p in self.params]
         if self.optimizer == "sgd":
             torch._foreach_addcmul_(params, grads, self.lrs, value=-1)
@@ -151,17 +166,15 @@ class StackedUpdate:
             torch._foreach_addcmul_(params, self.state, self.lrs, value=-1)
         else:  # Adam, betas (0.9, 0.999), eps 1e-8, bias-corrected
             if self.state is None:
-                self.state = ([torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params])
-            m, v = self.state
-            torch._foreach_lerp_(m, grads, 0.1)
-            torch._foreach_mul_(v, 0.999)
-            torch._foreach_addcmul_(v, grads, grads, value=0.001)
-            denom = torch._foreach_sqrt(v)
-            torch._foreach_div_(denom, math.sqrt(1 - 0.999 ** self.t))
-            torch._foreach_add_(denom, 1e-8)
-            steps = torch._foreach_div(m, denom)
-            torch._foreach_mul_(steps, self.lrs)
-            torch._foreach_add_(params, steps, alpha=-1 / (1 - 0.9 ** self.t))
+                self.state = ([torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params],
+                              torch.zeros((), device=params[0].device))
+            m, v, step = self.state
+            step += 1
+            for lr, slices in zip(self.run_lrs, self.slices):
+                part = [[tensors[k][i] for k, i in slices] for tensors in (params, grads, m, v)]
+                torch._fused_adam_(*part, [], [step] * len(slices),
+                                   lr=lr, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
+                                   amsgrad=False, maximize=False)
 
 
 def run_losses(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -176,7 +189,7 @@ def run_losses(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -
 def evaluate_stack(model: StackedMLP, x: torch.Tensor, y: torch.Tensor,
                    batch_size: int = 4096) -> tuple[list[float], list[float]]:
     model.eval()
-    m = model.w_first.shape[1]
+    m = len(model.cfgs)
     loss, correct = torch.zeros(m, device=x.device), torch.zeros(m, device=x.device)
     for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
         logits = model(xb)
@@ -192,11 +205,12 @@ def per_run(batches: list[tuple[torch.Tensor, torch.Tensor]], seed_index: torch.
 
 
 def train_stack(cfgs: list[TrainConfig], split: Split) -> tuple[StackedMLP, list[History]]:
-    """training.train for several runs at once; one History per config, in order."""
+    """training.train for several runs at once; one History per config, in the order given."""
     if len({stack_key(c) for c in cfgs}) != 1 or stack_key(cfgs[0]) is None:
         raise ValueError("these configs cannot be trained as one stack (see stacked.stack_key)")
+    model = StackedMLP(cfgs).to(split.x_train.device)
+    cfgs = model.cfgs  # the stack's order from here on
     cfg, device, n = cfgs[0], split.x_train.device, len(split.y_train)
-    model = StackedMLP(cfgs).to(device)
     # each seed's data order, as training.train would shuffle it; runs that share a seed share batches
     loaders = [make_loader(split.x_train, split.y_train, cfg.batch_size, seed=s) for s in model.seeds]
     update = StackedUpdate(model, cfg.optimizer, [c.lr for c in cfgs])
@@ -237,4 +251,7 @@ def train_stack(cfgs: list[TrainConfig], split: Split) -> tuple[StackedMLP, list
     for h in histories:
         losses = [(e["val_loss"], e["epoch"]) for e in h.epochs if e["val_loss"] is not None]
         h.best_epoch = min(losses, key=lambda le: le[0])[1] if losses else None  # first of equal minima
-    return model, histories
+    in_given_order = [None] * len(histories)
+    for k, h in zip(model.order, histories):
+        in_given_order[k] = h
+    return model, in_given_order

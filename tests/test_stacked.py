@@ -20,7 +20,7 @@ def lone_and_stacked(cfgs, split):
 
 
 def assert_same_weights(alone, stack, cfgs):
-    for (model, _), unstacked in zip(alone, stack.unstack(cfgs)):
+    for (model, _), unstacked in zip(alone, stack.unstack()):
         for a, b in zip(model.state_dict().values(), unstacked.state_dict().values()):
             torch.testing.assert_close(b, a, atol=5e-5, rtol=1e-4)
 
@@ -75,7 +75,7 @@ def test_stack_starts_from_the_lone_runs_weights():
     from mnist_assignment.models import MLP
 
     lone = MLP(cfgs[0])
-    for unstacked in stack.unstack(cfgs):
+    for unstacked in stack.unstack():
         for a, b in zip(lone.state_dict().values(), unstacked.state_dict().values()):
             assert torch.equal(a, b)  # bit for bit: the same seed draws the same initial weights
 
