@@ -142,11 +142,11 @@ def _init_worker(images: np.ndarray, labels: np.ndarray) -> None:
 def _train_task(task: tuple[int, list[TrainConfig]], split=None):
     """One run alone, or several as one stack -> (task id, [(history dict, seconds)] per config)."""
     from .stacked import train_stack
-    from .training import cpu_threads, fit
+    from .training import cpu_threads, fit, flush_denormals
 
     task_id, cfgs = task
     # one thread always, so a result does not depend on how many workers ran it
-    with cpu_threads(1):
+    with cpu_threads(1), flush_denormals():
         start = time.perf_counter()
         if len(cfgs) == 1:
             histories = [fit(cfgs[0], split or _SPLIT, verbose=False)]

@@ -198,10 +198,11 @@ def evaluate_stack(model: StackedMLP, x: torch.Tensor, y: torch.Tensor,
     return (loss / len(y)).tolist(), (correct / len(y)).tolist()
 
 
-def per_run(batches: list[tuple[torch.Tensor, torch.Tensor]], seed_index: torch.Tensor):
-    """Each run's batch from its seed's batch: images [M, B, 784], labels [M, B]."""
-    xs, ys = zip(*batches)
-    return torch.stack(xs).index_select(0, seed_index), torch.stack(ys).index_select(0, seed_index)
+def per_run(indices: tuple[torch.Tensor, ...], seed_index: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+    """Each run's batch from its seed's sample indices: images [M, B, 784], labels [M, B]."""
+    idx = torch.stack(indices).to(x.device).index_select(0, seed_index).view(-1)
+    m = len(seed_index)
+    return x.index_select(0, idx).view(m, -1, x.shape[1]), y.index_select(0, idx).view(m, -1)
 
 
 def train_stack(cfgs: list[TrainConfig], split: Split) -> tuple[StackedMLP, list[History]]:
@@ -220,8 +221,11 @@ def train_stack(cfgs: list[TrainConfig], split: Split) -> tuple[StackedMLP, list
         start = time.perf_counter()
         model.train()
         loss_sum, correct = torch.zeros(len(cfgs), device=device), torch.zeros(len(cfgs), device=device)
-        for step, batches in enumerate(zip(*loaders), start=1):
-            xb, yb = batches[0] if len(batches) == 1 else per_run(batches, model.seed_index)
+        # several seeds: their samplers' indices (the order each loader would give), one gather for all
+        batches = loaders[0] if len(loaders) == 1 else (
+            per_run(indices, model.seed_index, split.x_train, split.y_train)
+            for indices in zip(*[loader.sampler for loader in loaders]))
+        for step, (xb, yb) in enumerate(batches, start=1):
             logits = model(xb)
             losses = run_losses(logits, yb)
             update.zero_grad()

@@ -110,6 +110,22 @@ def cpu_threads(n: int):
         torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def flush_denormals():
+    """Treat floats below 1e-38 as zero on this thread (one-thread study workers), then restore.
+
+    Why: Adam's moment estimates of units that stop receiving gradient decay geometrically into
+    that range, where the CPU computes far more slowly (measured: an Adam stack's epochs grew from
+    1.6 to 2.5 s over 20 epochs with them, flat at 1.8 s without). Values that small change no result
+    worth reporting.
+    """
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def show_bars() -> bool:
     """Bars for a person watching; one line per epoch for CI, logs and executed reports."""
     if os.environ.get("CI") or os.environ.get("MNIST_PLAIN_PROGRESS"):
