@@ -199,7 +199,7 @@ deviation band.
 
 All studies of sections 5-7 are trained here, in one go. Runs that see the same batches — the runs of
 a seed at batch 64, whatever their learning rate, dropout rate or LayerNorm — train together as one
-*stack*: one matmul serves all their first layers, each keeps its own weights, optimizer state and
+*stack*: one batched matmul per layer serves them all, each keeps its own weights, optimizer state and
 History (`mnist_assignment/stacked.py`; the tests check that a stacked run matches the same run trained
 alone, step by step). Stacks and lone runs go to worker processes, one thread each; a run's time in the
 tables below is its share of its stack's time on one core.
