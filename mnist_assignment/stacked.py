@@ -55,6 +55,7 @@ class StackedMLP(nn.Module):
     def __init__(self, cfgs: list[TrainConfig]):
         super().__init__()
         self.order = sorted(range(len(cfgs)), key=lambda i: switch_group(cfgs[i]))  # stable
+        self.n_given = len(cfgs)
         self.cfgs = cfgs = [cfgs[i] for i in self.order]
         models = []
         for cfg in cfgs:
@@ -111,9 +112,25 @@ class StackedMLP(nn.Module):
         return ([(p, range(len(self.cfgs))) for p in [*self.weights, *self.biases]]
                 + [(p, ln) for p in [*self.ln_weights, *self.ln_biases] if len(ln)])
 
-    def unstack(self) -> list[MLP]:
-        """The runs as ordinary MLPs (eval mode), in the order the stack was made from."""
-        out = [None] * len(self.cfgs)
+    def keep(self, runs: list[int]) -> None:
+        """Train on with these runs only (stack indices, ascending): a diverged run stops costing work."""
+        a, b = self.ln_runs.start, self.ln_runs.stop
+        device = self.weights[0].device
+        for params, picks in ((self.weights, runs), (self.biases, runs),
+                              (self.ln_weights, [r - a for r in runs if a <= r < b]),
+                              (self.ln_biases, [r - a for r in runs if a <= r < b])):
+            for k, p in enumerate(params):
+                params[k] = nn.Parameter(p.detach().index_select(0, torch.tensor(picks, dtype=torch.long, device=device)))
+        self.p = self.p[[r for r in runs if r < self.n_dropout]]
+        self.seed_index = self.seed_index[runs]
+        self.ln_runs = slice(sum(r < a for r in runs), sum(r < b for r in runs))
+        self.n_dropout = sum(r < self.n_dropout for r in runs)
+        self.cfgs, self.order = [self.cfgs[r] for r in runs], [self.order[r] for r in runs]
+
+    def unstack(self) -> list[MLP | None]:
+        """The runs as ordinary MLPs (eval mode), in the order the stack was made from; None for a
+        run that left it (diverged)."""
+        out = [None] * self.n_given
         for i, cfg in enumerate(self.cfgs):
             mlp = MLP(cfg)
             linears = [block[0] for block in mlp.hidden] + [mlp.out]
@@ -137,16 +154,32 @@ class StackedUpdate:
     takes a single learning rate; training.make_optimizer gives a lone Adam run the same kernel.
     """
 
-    def __init__(self, model: StackedMLP, optimizer: str, lrs: list[float]):
-        """lrs: one per run, in the stack's order (model.cfgs)."""
-        ranges = model.run_ranges()
-        lr = torch.tensor(lrs, device=model.weights[0].device)
+    def __init__(self, model: StackedMLP):
+        self.model, self.optimizer, self.state = model, model.cfgs[0].optimizer, None
+        self.take_parameters()
+
+    def take_parameters(self) -> None:
+        ranges = self.model.run_ranges()
+        self.run_lrs = [c.lr for c in self.model.cfgs]
+        lr = torch.tensor(self.run_lrs, device=self.model.weights[0].device)
         self.params = [p for p, _ in ranges]
         self.lrs = [lr[runs.start:runs.stop].view(-1, *[1] * (p.dim() - 1)) for p, runs in ranges]
         # run r's slices: (parameter index, its position in that parameter)
         self.slices = [[(k, r - runs.start) for k, (_, runs) in enumerate(ranges) if r in runs]
-                       for r in range(len(lrs))]
-        self.optimizer, self.run_lrs, self.state = optimizer, lrs, None
+                       for r in range(len(self.run_lrs))]
+
+    def keep(self, runs: list[int]) -> None:
+        """The model keeps only these runs (StackedMLP.keep), the optimizer state likewise."""
+        picks = [[r - rr.start for r in runs if r in rr] for _, rr in self.model.run_ranges()]
+        self.model.keep(runs)
+        self.take_parameters()
+
+        def cut(tensors):  # a parameter whose runs all left is gone from the model's list too
+            return [t.index_select(0, torch.tensor(i, dtype=torch.long, device=t.device)) for t, i in zip(tensors, picks) if i]
+
+        if self.state is not None:
+            self.state = cut(self.state) if self.optimizer == "momentum" else (
+                cut(self.state[0]), cut(self.state[1]), self.state[2])
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -214,13 +247,14 @@ def train_stack(cfgs: list[TrainConfig], split: Split) -> tuple[StackedMLP, list
     cfg, device, n = cfgs[0], split.x_train.device, len(split.y_train)
     # each seed's data order, as training.train would shuffle it; runs that share a seed share batches
     loaders = [make_loader(split.x_train, split.y_train, cfg.batch_size, seed=s) for s in model.seeds]
-    update = StackedUpdate(model, cfg.optimizer, [c.lr for c in cfgs])
+    update = StackedUpdate(model)
     histories = [History(c.to_dict(), device=str(device), stacked=len(cfgs)) for c in cfgs]
-    active = list(range(len(cfgs)))  # a diverged run stops recording, as it would stop alone
+    given_order = model.order
+    active = list(range(len(cfgs)))  # the runs still in the stack; a diverged run leaves it
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
         model.train()
-        loss_sum, correct = torch.zeros(len(cfgs), device=device), torch.zeros(len(cfgs), device=device)
+        loss_sum, correct = torch.zeros(len(active), device=device), torch.zeros(len(active), device=device)
         # several seeds: their samplers' indices (the order each loader would give), one gather for all
         batches = loaders[0] if len(loaders) == 1 else (
             per_run(indices, model.seed_index, split.x_train, split.y_train)
@@ -235,27 +269,28 @@ def train_stack(cfgs: list[TrainConfig], split: Split) -> tuple[StackedMLP, list
             correct += (logits.argmax(2) == yb).sum(1)  # yb: [B] shared or [M, B]
             iteration = (epoch - 1) * len(loaders[0]) + step
             if cfg.log_every and iteration % cfg.log_every == 0:
-                for i, value in enumerate(losses.tolist()):
-                    if i in active:
-                        histories[i].iterations.append({"iteration": iteration,
-                                                        "train_loss": finite_or_none(value)})
+                for i, value in zip(active, losses.tolist()):
+                    histories[i].iterations.append({"iteration": iteration, "train_loss": finite_or_none(value)})
         train_loss, train_acc = (loss_sum / n).tolist(), (correct / n).tolist()
         val_loss, val_acc = evaluate_stack(model, split.x_val, split.y_val)
         seconds = (time.perf_counter() - start) / len(active)  # each run's share of the wall time
-        for i in active:
-            diverged = not train_loss[i] < DIVERGED_LOSS
+        for j, i in enumerate(active):
+            diverged = not train_loss[j] < DIVERGED_LOSS
             histories[i].diverged = diverged
             histories[i].epochs.append({
-                "epoch": epoch, "train_loss": finite_or_none(train_loss[i]), "train_acc": train_acc[i],
-                "val_loss": None if diverged else finite_or_none(val_loss[i]),
-                "val_acc": None if diverged else finite_or_none(val_acc[i]), "seconds": seconds})
-        active = [i for i in active if not histories[i].diverged]
-        if not active:
+                "epoch": epoch, "train_loss": finite_or_none(train_loss[j]), "train_acc": train_acc[j],
+                "val_loss": None if diverged else finite_or_none(val_loss[j]),
+                "val_acc": None if diverged else finite_or_none(val_acc[j]), "seconds": seconds})
+        going = [j for j, i in enumerate(active) if not histories[i].diverged]
+        if not going:
             break
+        if len(going) < len(active):
+            update.keep(going)
+            active = [active[j] for j in going]
     for h in histories:
         losses = [(e["val_loss"], e["epoch"]) for e in h.epochs if e["val_loss"] is not None]
         h.best_epoch = min(losses, key=lambda le: le[0])[1] if losses else None  # first of equal minima
     in_given_order = [None] * len(histories)
-    for k, h in zip(model.order, histories):
+    for k, h in zip(given_order, histories):
         in_given_order[k] = h
     return model, in_given_order

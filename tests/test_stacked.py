@@ -91,6 +91,27 @@ def test_a_diverging_run_stops_alone_and_leaves_the_others_intact(small_split):
     assert [e["val_loss"] for e in ok.epochs] == pytest.approx([e["val_loss"] for e in lone.epochs], abs=2e-4)
 
 
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_a_diverged_run_leaves_the_stack_and_the_others_train_on_as_alone(small_split, optimizer):
+    """The diverged run's weights, LayerNorm and optimizer state are cut out after its epoch; the
+    runs left must go on exactly as they would alone (step by step), their state cut correctly."""
+    base = replace(BASE, optimizer=optimizer, epochs=3)
+    cfgs = [replace(base, layernorm=True, lr=1e4),  # diverges in epoch 1, shares LayerNorm with the third
+            replace(base, lr=0.001),
+            replace(base, layernorm=True, dropout=0.3, lr=0.003)]
+    alone, stack, histories = lone_and_stacked(cfgs, small_split)
+    blown = histories[0]
+    assert blown.diverged and len(blown.epochs) == 1
+    for (_, history), stacked_history in zip(alone[1:], histories[1:]):
+        assert not stacked_history.diverged and len(stacked_history.epochs) == 3
+        assert_same_run(history, stacked_history, atol=2e-5)
+    unstacked = stack.unstack()
+    assert unstacked[0] is None and len(stack.cfgs) == 2
+    for (model, _), kept in zip(alone[1:], unstacked[1:]):
+        for a, b in zip(model.state_dict().values(), kept.state_dict().values()):
+            torch.testing.assert_close(b, a, atol=5e-5, rtol=1e-4)
+
+
 def test_stack_key_groups_only_runs_that_can_share_batches():
     assert stack_key(BASE) == stack_key(replace(BASE, lr=0.1, dropout=0.3, layernorm=True, seed=1))
     for different in ({"batch_size": 32}, {"epochs": 3}, {"hidden": (16, 16)}, {"optimizer": "adam"}):
