@@ -141,7 +141,7 @@ plots.parameter_counts(models.parameter_table(model), FIG / "parameters.png");
 """)
 
 code("""
-display(Markdown(insights.source_code(models.hidden_block, models.MLP)))
+display(Markdown(insights.source_code(models.hidden_block, models.hidden_layers, models.MLP)))
 """)
 
 md("""
