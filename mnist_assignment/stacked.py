@@ -36,6 +36,11 @@ def stack_key(cfg: TrainConfig) -> tuple | None:
     return None if alone else (cfg.hidden, cfg.batch_size, cfg.epochs, cfg.optimizer, cfg.log_every)
 
 
+def rows(t: torch.Tensor, picks: list[int]) -> torch.Tensor:
+    """These entries of t's first dimension (the runs), as a new tensor."""
+    return t.index_select(0, torch.tensor(picks, dtype=torch.long, device=t.device))
+
+
 def switch_group(cfg: TrainConfig) -> int:
     """A run's place in a stack: dropout only, dropout + LayerNorm, LayerNorm only, neither.
 
@@ -115,12 +120,11 @@ class StackedMLP(nn.Module):
     def keep(self, runs: list[int]) -> None:
         """Train on with these runs only (stack indices, ascending): a diverged run stops costing work."""
         a, b = self.ln_runs.start, self.ln_runs.stop
-        device = self.weights[0].device
         for params, picks in ((self.weights, runs), (self.biases, runs),
                               (self.ln_weights, [r - a for r in runs if a <= r < b]),
                               (self.ln_biases, [r - a for r in runs if a <= r < b])):
             for k, p in enumerate(params):
-                params[k] = nn.Parameter(p.detach().index_select(0, torch.tensor(picks, dtype=torch.long, device=device)))
+                params[k] = nn.Parameter(rows(p.detach(), picks))
         self.p = self.p[[r for r in runs if r < self.n_dropout]]
         self.seed_index = self.seed_index[runs]
         self.ln_runs = slice(sum(r < a for r in runs), sum(r < b for r in runs))
@@ -175,7 +179,7 @@ class StackedUpdate:
         self.take_parameters()
 
         def cut(tensors):  # a parameter whose runs all left is gone from the model's list too
-            return [t.index_select(0, torch.tensor(i, dtype=torch.long, device=t.device)) for t, i in zip(tensors, picks) if i]
+            return [rows(t, i) for t, i in zip(tensors, picks) if i]
 
         if self.state is not None:
             self.state = cut(self.state) if self.optimizer == "momentum" else (

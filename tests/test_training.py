@@ -20,6 +20,7 @@ from mnist_assignment.training import (
     History,
     evaluate,
     fit,
+    flush_denormals,
     load_checkpoint,
     random_shift,
     save_checkpoint,
@@ -162,6 +163,14 @@ def test_verbose_prints_one_line_per_epoch(small_split, capsys, monkeypatch):
     fit(TINY, small_split, verbose=True)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("epoch   1/2") and "val loss" in lines[0]
+
+
+def test_flush_denormals_zeroes_tiny_floats_only_inside():
+    tiny = torch.tensor([1e-39])  # below float32's smallest normal number, 1.2e-38
+    with flush_denormals():
+        assert (tiny * 1.0).item() == 0.0
+        assert (torch.tensor([1e-37]) * 1.0).item() == pytest.approx(1e-37)  # normal floats untouched
+    assert (tiny * 1.0).item() == pytest.approx(1e-39)  # restored on the way out
 
 
 def test_random_shift_moves_digits_within_bounds():
