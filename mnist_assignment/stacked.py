@@ -163,6 +163,7 @@ class StackedUpdate:
         self.take_parameters()
 
     def take_parameters(self) -> None:
+        """The model's parameters and its runs' learning rates, read again after keep()."""
         ranges = self.model.run_ranges()
         self.run_lrs = [c.lr for c in self.model.cfgs]
         lr = torch.tensor(self.run_lrs, device=self.model.weights[0].device)
