@@ -66,6 +66,17 @@ def he_init(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
+def input_major(module: nn.Module) -> None:
+    """Store each Linear weight input-major: same [out, in] shape and values, [in, out] in memory.
+
+    Why: F.linear computes x @ W.T, and with W.T contiguous MKL's small-batch matmul runs twice
+    as fast (batch 16, one thread: 33 against 65 us for the 784x128 layer). The gradient comes out
+    in the same layout, so nothing else changes.
+    """
+    if isinstance(module, nn.Linear):
+        module.weight = nn.Parameter(module.weight.detach().T.contiguous().T)
+
+
 def hidden_layers(n_in: int, cfg: TrainConfig) -> nn.Sequential:
     """The hidden blocks from n_in inputs through cfg.hidden; one dropout stream serves them all."""
     widths = [n_in, *cfg.hidden]
@@ -81,6 +92,7 @@ class MLP(nn.Module):
         self.hidden = hidden_layers(784, cfg)
         self.out = nn.Linear(cfg.hidden[-1], 10)
         self.apply(he_init)
+        self.apply(input_major)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
@@ -110,6 +122,7 @@ class CNN(nn.Module):
         self.hidden = hidden_layers(flat, cfg)
         self.out = nn.Linear(cfg.hidden[-1], 10)
         self.apply(he_init)
+        self.apply(input_major)
         # channels-last (NHWC) weights: the CPU's convolution kernels run ~25% faster on it (measured
         # here, conv32-conv64 at batch 128); a 1-channel image is laid out the same either way
         self.to(memory_format=torch.channels_last)

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from torch import nn
 
 from mnist_assignment.config import BASELINE, TrainConfig
 from mnist_assignment.models import (
@@ -12,12 +13,14 @@ from mnist_assignment.models import (
     build_model,
     count_parameters,
     describe_device,
+    he_init,
     multiply_adds,
     pick_device,
 )
 from mnist_assignment.training import (
     CheckpointError,
     History,
+    cpu_threads,
     evaluate,
     fit,
     flush_denormals,
@@ -48,6 +51,26 @@ def test_cnn_shapes():
     assert isinstance(model, CNN)
     assert model(torch.zeros(3, 784)).shape == (3, 10)
     assert model.hidden[0][0].in_features == 16 * 7 * 7
+
+
+def test_linear_weights_are_stored_input_major_and_stay_so():
+    cfg = replace(BASELINE, hidden=(32, 16))
+    torch.manual_seed(0)
+    model = MLP(cfg)
+    torch.manual_seed(0)
+    reference = nn.Sequential(nn.Linear(784, 32), nn.Linear(32, 16), nn.Linear(16, 10))
+    reference.apply(he_init)  # same draws in the same order: only the memory layout differs
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    for lin, ref in zip(linears, reference, strict=True):
+        assert lin.weight.shape == ref.weight.shape and torch.equal(lin.weight, ref.weight)
+        assert lin.weight.T.is_contiguous() and not lin.weight.is_contiguous()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(2):
+        optimizer.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(torch.randn(8, 784)), torch.arange(8)).backward()
+        optimizer.step()
+    for lin in linears:  # autograd hands back gradients in the weight's layout: no copies per step
+        assert lin.weight.grad.stride() == lin.weight.stride() and lin.weight.T.is_contiguous()
 
 
 def test_multiply_adds_per_image():
@@ -163,6 +186,20 @@ def test_verbose_prints_one_line_per_epoch(small_split, capsys, monkeypatch):
     fit(TINY, small_split, verbose=True)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("epoch   1/2") and "val loss" in lines[0]
+
+
+def test_validation_keeps_all_threads_when_steps_use_one(small_split, monkeypatch):
+    seen = []
+
+    def counting_evaluate(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr("mnist_assignment.training.evaluate", counting_evaluate)
+    with cpu_threads(2):
+        fit(replace(TINY, batch_size=16, epochs=1), small_split, verbose=False)
+        assert torch.get_num_threads() == 2  # restored after training, too
+    assert seen == [2]
 
 
 def test_flush_denormals_zeroes_tiny_floats_only_inside():
