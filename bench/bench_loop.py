@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from mnist_assignment.config import BASELINE
 from mnist_assignment.data import SAMPLE_DIR, load_digits, prepare
 from mnist_assignment.models import MLP
-from mnist_assignment.training import cpu_threads, evaluate, fit, make_optimizer
+from mnist_assignment.training import cpu_threads, evaluate, fit, make_optimizer, step_threads
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "train.csv.gz"
 CFG = replace(BASELINE, hidden=(128, 64))
@@ -84,7 +84,7 @@ def bare_epoch_times(split, batch_size, epochs):
     optimizer = make_optimizer(cfg, model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(cfg.seed)
-    threads = 1 if batch_size <= 16 else torch.get_num_threads()  # as training.train
+    threads = step_threads(torch.device("cpu"), batch_size)
     times = []
     for _ in range(epochs):
         start = time.perf_counter()

@@ -27,6 +27,7 @@ from mnist_assignment.training import (
     load_checkpoint,
     random_shift,
     save_checkpoint,
+    step_threads,
     train,
 )
 
@@ -200,6 +201,13 @@ def test_validation_keeps_all_threads_when_steps_use_one(small_split, monkeypatc
         fit(replace(TINY, batch_size=16, epochs=1), small_split, verbose=False)
         assert torch.get_num_threads() == 2  # restored after training, too
     assert seen == [2]
+
+
+def test_steps_use_one_thread_only_for_small_cpu_batches():
+    with cpu_threads(2):
+        assert step_threads(torch.device("cpu"), 16) == 1
+        assert step_threads(torch.device("cpu"), 32) == 2
+        assert step_threads(torch.device("cuda"), 16) == 2  # CPU threads are not the GPU's bottleneck
 
 
 def test_flush_denormals_zeroes_tiny_floats_only_inside():
