@@ -7,7 +7,10 @@ STAMP := $(VENV)/.requirements-installed
 DATA ?=
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: all venv data report quick test lint bench clean
+# TEAM: the team's ids joined by "_" (make submission TEAM=123_456_789; also written into the notebook)
+TEAM ?=
+
+.PHONY: all venv data lab report quick submission test lint bench clean
 
 all: test
 
@@ -22,14 +25,20 @@ venv: $(STAMP)
 data: venv
 	$(PY) -m mnist_assignment get-data
 
+lab: venv
+	$(VENV)/bin/jupyter lab mnist_assignment.ipynb
+
 report: venv
-	$(PY) -m mnist_assignment.report $(if $(DATA),--data $(DATA),)
+	$(PY) -m mnist_assignment.report $(if $(DATA),--data $(DATA),) $(if $(TEAM),--team $(TEAM),)
 
 quick: venv
 	$(PY) -m mnist_assignment.report --quick --out build
 
+submission: venv
+	$(PY) -m mnist_assignment.submission "$(TEAM)"
+
 lint: venv
-	$(VENV)/bin/ruff check mnist_assignment tests bench scripts
+	$(VENV)/bin/ruff check mnist_assignment tests bench scripts mnist_assignment.ipynb
 
 test: lint
 	$(PY) -m pytest -q

@@ -1,6 +1,7 @@
 """python -m mnist_assignment {check-data,get-data,train,predict,sweep}.
 
 Every expected failure (bad file, bad argument, bad checkpoint) is one line on stderr, exit 2.
+torch, NumPy and scikit-learn load only inside the commands, so --help and argument errors are instant.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import PRESETS
-from .data import DataError, load_digits, sha256_file, summary
+from .files import atomic_path, write_atomic
 
 
 class UsageError(Exception):
@@ -65,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes (default: one per core)")
 
     p = sub.add_parser("predict", help="write a Kaggle submission (ImageId,Label)")
-    p.add_argument("--model", required=True)
+    # --model is the old spelling, kept so existing commands still work
+    p.add_argument("--checkpoint", "--model", dest="checkpoint", required=True, help="a model.pt written by train")
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
     return parser
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (DataError, ValueError, OSError) as err:
+    except (ValueError, OSError) as err:  # DataError and CheckpointError are ValueErrors
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_check_data(args) -> int:
+    from .data import load_digits, sha256_file, summary
+
     images, labels = load_digits(args.path, kind=args.kind)
     info = summary(images, labels)
     kind = "train" if labels is not None else "test"
@@ -125,6 +129,7 @@ def cmd_train(args) -> int:
     from .training import save_checkpoint, train
 
     cfg = config_from_args(args)
+    check_out_dir(Path(args.out))  # before the work, not after it
     images, labels, source = load_source(args.data)
     print(f"data: {source.describe()}")
     if args.model == "numpy-mlp":
@@ -135,7 +140,7 @@ def cmd_train(args) -> int:
     model, history = train(cfg, split)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(out / "model.pt", model, cfg, split.mean, split.std)
+    save_checkpoint(out / "model.pt", model, cfg, split.mean, split.std, diverged=history.diverged)
     write_atomic(out / "history.json", history.to_json())
     status = "DIVERGED" if history.diverged else "done"
     print(f"{status}: {len(history.epochs)} epochs, {count_parameters(model):,} parameters, "
@@ -169,11 +174,8 @@ def train_numpy(cfg, images, labels, out: Path) -> int:
     arrays = [t.numpy() for t in (split.x_train, split.y_train, split.x_val, split.y_val)]
     model, history = fit_numpy(*arrays, hidden=cfg.hidden, lr=cfg.lr, batch_size=cfg.batch_size,
                                epochs=cfg.epochs, dropout=cfg.dropout, seed=cfg.seed, verbose=True)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".model.npz.tmp"
-    with open(tmp, "wb") as f:
+    with atomic_path(out / "model.npz") as tmp, open(tmp, "wb") as f:
         np.savez(f, *model.weights, *model.biases)
-    os.replace(tmp, out / "model.npz")
     write_atomic(out / "history.json", history.to_json())
     print(f"done: numpy-mlp, {final_text(history)} -> {out}/history.json, {out}/model.npz")
     return 0
@@ -182,12 +184,13 @@ def train_numpy(cfg, images, labels, out: Path) -> int:
 def cmd_predict(args) -> int:
     import torch
 
-    from .data import normalise
+    from .data import load_digits, normalise
     from .models import pick_device
     from .training import load_checkpoint, predict
 
+    refuse_overwriting(args.out, [args.checkpoint, args.data])
     device = pick_device()
-    model, _, mean, std = load_checkpoint(args.model, device)
+    model, _, mean, std = load_checkpoint(args.checkpoint, device)
     images, _ = load_digits(args.data, kind="test")
     labels = predict(model, normalise(images, mean, std).to(device)).cpu()
     text = io.StringIO()
@@ -217,11 +220,28 @@ def cmd_sweep(args) -> int:
     return 0
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def check_out_dir(out: Path) -> None:
+    """--out must be a folder we can write to: found out before training, not after."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise UsageError(f"--out {out}: cannot write there ({err.strerror or err})") from None
+
+
+def refuse_overwriting(out: str, inputs: list[str]) -> None:
+    """An output that is one of the inputs (however spelled) would destroy it: refuse before any work."""
+    target = Path(out)
+    for name in inputs:
+        if Path(name).exists() and target.exists() and os.path.samefile(target, name) or \
+                target.resolve() == Path(name).resolve():
+            raise UsageError(f"--out {out} is the input {name}: refusing to overwrite it")
+    if target.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name such as submission.csv")
 
 
 COMMANDS = {

@@ -23,6 +23,8 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, Sampler
 
+from .files import atomic_path
+
 PIXELS = [f"pixel{i}" for i in range(784)]
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 CACHE_VERSION = 1
@@ -207,15 +209,12 @@ def _read_cache(path: Path, key: dict) -> tuple[np.ndarray, np.ndarray | None] |
 def _write_cache(path: Path, key: dict, images: np.ndarray, labels: np.ndarray | None) -> None:
     meta = {"key": key, "has_labels": labels is not None,
             "images_sha256": hashlib.sha256(images.tobytes()).hexdigest()}
-    target = _cache_path(path)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        with atomic_path(_cache_path(path)) as tmp, open(tmp, "wb") as f:
             np.savez(f, images=images, labels=labels if labels is not None else np.zeros(0),
                      meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
-        os.replace(tmp, target)
-    except OSError:  # a read-only data folder only costs speed
-        tmp.unlink(missing_ok=True)
+    except OSError:  # a read-only or full data folder only costs speed
+        pass
 
 
 # ---------------------------------------------------------------- finding the data
@@ -226,15 +225,19 @@ class Source:
     """Where the data came from, for the provenance line of every result."""
 
     path: str
-    origin: str  # "kaggle" (user's file), "shared" (full dev data), "sample" (bundled)
+    origin: str  # "kaggle" (the user's file in Kaggle's format) or "sample" (bundled)
     rows: int
     sha256: str
 
+    @property
+    def name(self) -> str:
+        """The file name only: reports never print a folder of the machine they ran on."""
+        return Path(self.path).name
+
     def describe(self) -> str:
         if self.origin == "sample":
-            return (f"ran on the {self.rows:,}-digit bundled sample ({self.path}), "
-                    f"not Kaggle's train.csv")
-        return f"{self.path}: {self.rows:,} rows, sha256 {self.sha256[:16]}…"
+            return f"ran on the {self.rows:,}-digit bundled sample ({self.name}), not Kaggle's train.csv"
+        return f"{self.name}: {self.rows:,} rows, sha256 {self.sha256[:16]}…"
 
 
 def find_train_file(data_dir: str | Path = "data") -> Path:
@@ -262,11 +265,15 @@ def ensure_train_data(data_dir: str | Path = "data") -> tuple[Path, str]:
     if origin_of(path) != "sample":
         return path, f"using {path}"
     if kaggle_credentials():
+        import importlib.util
         import subprocess
         import sys
         import zipfile
 
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "kaggle"], check=True)
+        if importlib.util.find_spec("kaggle") is None:  # optional: never installed behind the user's back
+            rows = len(load_digits(path)[0])
+            return path, (f"WARNING: Kaggle credentials found but not the `kaggle` package (pip install kaggle "
+                          f"to download); results will be on the {rows:,}-digit bundled sample")
         subprocess.run([sys.executable, "-m", "kaggle", "competitions", "download",
                         "-c", "digit-recognizer", "-p", str(data_dir)], check=True)
         with zipfile.ZipFile(data_dir / "digit-recognizer.zip") as archive:
@@ -279,11 +286,7 @@ def ensure_train_data(data_dir: str | Path = "data") -> tuple[Path, str]:
 
 def origin_of(path: str | Path) -> str:
     resolved = Path(path).resolve()
-    if resolved.parent == SAMPLE_DIR:
-        return "sample"
-    if resolved.parent.name == "data" and resolved.parent.parent.name == "shared":
-        return "shared"
-    return "kaggle"
+    return "sample" if resolved.parent == SAMPLE_DIR.resolve() else "kaggle"
 
 
 def load_source(path: str | Path) -> tuple[np.ndarray, np.ndarray, Source]:

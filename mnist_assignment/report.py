@@ -1,16 +1,21 @@
 """Execute the notebook with parameters, then export it to PDF (nbconvert HTML -> headless Chromium).
 
-python -m mnist_assignment.report [--data PATH] [--quick] [--out DIR] [--seeds N] [--epochs N]
+python -m mnist_assignment.report [--data PATH] [--quick] [--out DIR] [--seeds N] [--epochs N] [--team IDS]
 
-Full mode writes the executed mnist_assignment.ipynb and report.pdf at the top of the repo;
---out DIR writes both (and figures/, results/) under DIR instead, e.g. build/ for quick mode.
-Chromium prints the PDF because it needs neither LaTeX nor a network; when no Chrome/Chromium
-is installed and we are root on Debian/Ubuntu, it is installed with apt-get.
+The notebook is the source: its `parameters` cell gets the values given here (the rest of the
+cell, and every other cell, is left as the user edited it), and it runs with its own folder as the
+working directory, so every path it shows or writes is relative to it. Full mode executes
+mnist_assignment.ipynb in place and writes report.pdf beside it; --out DIR executes a copy in DIR
+(figures/, results/ there too), e.g. build/ for quick mode. Code cells tagged `remove-input` (prose
+formatting, rendered source) show only their output in the PDF. Chromium prints the PDF because it
+needs neither LaTeX nor a network; when none is installed and we are root on Debian/Ubuntu, it is
+installed with apt-get (announced).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import html
 import os
 import re
@@ -24,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 
-from .cli import write_atomic
+from .files import atomic_path, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "mnist_assignment.ipynb"
@@ -37,34 +42,85 @@ class ReportError(RuntimeError):
     pass
 
 
-def inject_parameters(nb, parameters: dict) -> None:
-    """Papermill's convention: a cell tagged `injected-parameters` right after `parameters`."""
-    cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
-    at = next((i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])), None)
-    if at is None:
+def parameters_cell(nb) -> nbformat.NotebookNode:
+    cell = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+    if cell is None:
         raise ReportError("the notebook has no cell tagged 'parameters'")
-    source = "# Parameters injected by mnist_assignment.report\n" + "\n".join(
-        f"{k} = {v!r}" for k, v in parameters.items())
-    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
-    cells.insert(at + 1, cell)
-    nb.cells = cells
+    return cell
 
 
-def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600) -> nbformat.NotebookNode:
+def read_parameters(nb) -> dict:
+    """The literal values assigned in the parameters cell (nothing is executed)."""
+    values = {}
+    for node in ast.parse(parameters_cell(nb).source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+    return values
+
+
+def set_parameters(nb, parameters: dict) -> None:
+    """Rewrite `NAME = value` lines of the parameters cell in place, keeping their comments.
+
+    The values live where a student sees and edits them: no extra cell overrides them later.
+    """
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    cell = parameters_cell(nb)
+    lines = cell.source.splitlines()
+    for name, value in parameters.items():
+        pattern = re.compile(rf"^{name}\s*=\s*(.*?)(\s+#.*)?$")
+        for i, line in enumerate(lines):
+            match = pattern.match(line)
+            if match:
+                lines[i] = f"{name} = {value!r}" + (match.group(2) or "")
+                break
+        else:
+            lines.append(f"{name} = {value!r}")
+    cell.source = "\n".join(lines)
+
+
+def section_of(nb, index: int) -> str:
+    """The heading of the section a cell belongs to, for one-line errors."""
+    for cell in reversed(nb.cells[:index + 1]):
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return "the first cells"
+
+
+def kernel_env(cwd: Path) -> dict:
+    """The kernel imports this checkout's package, whatever folder the notebook runs in."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env["MNIST_PLAIN_PROGRESS"] = "1"  # plain lines, no widgets, in the saved outputs
+    return env
+
+
+def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600,
+            log: Path | None = None) -> nbformat.NotebookNode:
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(source, as_version=4)
-    inject_parameters(nb, parameters)
-    env_before = os.environ.get("MNIST_PLAIN_PROGRESS")
-    os.environ["MNIST_PLAIN_PROGRESS"] = "1"  # plain lines, no widgets, in the saved outputs
+    set_parameters(nb, parameters)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(target.parent)}})
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(ROOT)}}).execute()
-    finally:
-        if env_before is None:
-            os.environ.pop("MNIST_PLAIN_PROGRESS", None)
-        else:
-            os.environ["MNIST_PLAIN_PROGRESS"] = env_before
+        client.execute(env=kernel_env(target.parent))  # passed on to the kernel's start
+    except CellExecutionError as err:
+        failed = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                       and any(o.output_type == "error" for o in c.get("outputs", []))), None)
+        where = section_of(nb, failed) if failed is not None else "a cell"
+        cause = next((f"{o.ename}: {o.evalue}" for c in nb.cells for o in c.get("outputs", [])
+                      if o.output_type == "error"), str(err).strip().splitlines()[-1])
+        if log is not None:
+            write_atomic(log, re.sub(r"\x1b\[[0-9;]*m", "", str(err)))
+        raise ReportError(f"the notebook failed in section '{where}': {cause.splitlines()[0][:200]}"
+                          + (f" (full trace in {log.name})" if log is not None else "")) from None
     for cell in nb.cells:  # execution counts and timings are diff noise
         cell.metadata.pop("execution", None)
     write_atomic(target, nbformat.writes(nb))
@@ -75,11 +131,12 @@ PRINT_CSS = """
 <style>
 @page { size: A4; margin: 14mm 12mm 16mm 12mm;
         @bottom-center { content: "page " counter(page) " of " counter(pages); font: 9pt sans-serif; } }
-body { font-size: 11pt; }
+body { font-size: 10pt; }
+.jp-RenderedHTMLCommon pre, .jp-InputArea pre, .jp-OutputArea-output pre { font-size: 8pt; line-height: 1.25; }
 pre, .jp-OutputArea-output pre, .highlight pre { white-space: pre-wrap !important; word-break: break-word; }
 .jp-OutputArea-output img, table.dataframe, .jp-InputArea { break-inside: avoid; }
 h1, h2, h3 { break-after: avoid; }
-.jp-OutputArea-output img { max-width: 100% !important; height: auto; }
+.jp-OutputArea-output img { max-width: 86% !important; max-height: 118mm; height: auto; }
 .jp-InputPrompt, .jp-OutputPrompt { display: none !important; }
 .jp-Notebook { padding: 0 !important; }
 table.dataframe { font-size: 9pt; }
@@ -89,12 +146,20 @@ table.dataframe { font-size: 9pt; }
 """
 
 
-def to_html(nb, header: str) -> str:
+TITLE = "Handwritten digit recognition on MNIST with PyTorch"
+
+
+def to_html(nb, header: str, title: str = TITLE) -> str:
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(template_name="lab")
+    # the ecosystem's tag convention: prose-formatting and source-rendering cells show their output only
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove-input"},
+                                                         remove_cell_tags={"remove-cell"}, enabled=True), True)
     body, _ = exporter.from_notebook_node(nb)
     banner = f'<div class="report-header">{html.escape(header)}</div>'
+    body = re.sub(r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", body, count=1, flags=re.S)
     body = body.replace("</head>", PRINT_CSS + "</head>", 1)
     return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner, body, count=1)
 
@@ -137,13 +202,15 @@ def html_to_pdf(html_text: str, pdf: Path) -> None:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         if not out.exists() or out.stat().st_size == 0:
             raise ReportError(f"{browser} did not write the PDF: {done.stderr.strip()[-300:]}")
-        pdf.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(out, pdf.with_name(f".{pdf.name}.tmp"))
-        os.replace(pdf.with_name(f".{pdf.name}.tmp"), pdf)
+        with atomic_path(pdf) as tmp_pdf:
+            shutil.move(out, tmp_pdf)
 
 
 def export_pdf(nb, pdf: Path, header: str) -> None:
     html_to_pdf(to_html(nb, header), pdf)
+
+
+TEAM_HELP = "the team's ids joined by '_' (written into the notebook's TEAM parameter)"
 
 
 def main(argv=None) -> int:
@@ -152,9 +219,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_assignment.report", description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="labelled CSV (default: data/train.csv, Kaggle download, or the sample)")
     parser.add_argument("--quick", action="store_true", help="bundled sample, 1 seed, few epochs")
-    parser.add_argument("--out", help="write notebook, PDF, figures and results under this folder")
+    parser.add_argument("--out", help="execute a copy of the notebook in this folder (figures, results there too)")
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--team", help=TEAM_HELP)
     parser.add_argument("--no-pdf", action="store_true")
     args = parser.parse_args(argv)
     try:
@@ -168,26 +236,45 @@ def main(argv=None) -> int:
             data = str(path)
         _, _, source = load_source(data)  # fail early, in one line, on a bad file
         if not NOTEBOOK.exists():
-            raise ReportError(f"{NOTEBOOK.name} does not exist yet: data is ready, nothing to run")
+            raise ReportError(f"{NOTEBOOK.name} does not exist: nothing to run")
         out = Path(args.out) if args.out else ROOT
-        parameters = {"DATA": str(Path(data).resolve()), "QUICK": args.quick, "OUT_DIR": str(out.resolve())}
+        if (out / NOTEBOOK.name).exists() and (out / NOTEBOOK.name).is_dir() or out.is_file():
+            raise ReportError(f"{out}: not a folder the notebook can be written to")
+        # paths as the notebook sees them: relative to its own folder, never absolute
+        parameters = {"DATA": Path(os.path.relpath(Path(data).resolve(), out.resolve())).as_posix(),
+                      "QUICK": args.quick}
         if args.seeds:
             parameters["SEEDS"] = args.seeds
         if args.epochs:
             parameters["EPOCHS"] = args.epochs
+        if args.team:
+            from .submission import check_team
+
+            parameters["TEAM"] = check_team(args.team)
         start = time.perf_counter()
         print(f"executing {NOTEBOOK.name} on {source.describe()} ...", flush=True)
-        nb = execute(NOTEBOOK, out / NOTEBOOK.name, parameters)
-        print(f"executed in {time.perf_counter() - start:.0f} s -> {out / NOTEBOOK.name}", flush=True)
+        nb = execute(NOTEBOOK, out / NOTEBOOK.name, parameters, log=out / "report.log")
+        print(f"executed in {time.perf_counter() - start:.0f} s -> {display_path(out / NOTEBOOK.name)}", flush=True)
         if not args.no_pdf:
-            header = (f"MNIST digit recognition with PyTorch — mnist_assignment team — {date.today():%Y-%m-%d} — "
-                      f"data: {source.describe()}")
+            team = read_parameters(nb).get("TEAM", "")
+            header = f"{TITLE} · team {team} · {date.today():%Y-%m-%d} · data: {source.describe()}"
             export_pdf(nb, out / "report.pdf", header)
-            print(f"wrote {out / 'report.pdf'}", flush=True)
+            print(f"wrote {display_path(out / 'report.pdf')}", flush=True)
         return 0
-    except (DataError, ReportError) as err:
+    except (DataError, ReportError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def display_path(path: Path) -> str:
+    """Relative to the current folder when possible: logs name no folder of the machine."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":

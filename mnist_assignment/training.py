@@ -17,6 +17,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .data import Split, make_loader
+from .files import atomic_path
 from .models import build_model
 
 
@@ -234,13 +235,11 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, cfg: TrainConfig, mean: float,
-                    std: float) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+                    std: float, diverged: bool = False) -> None:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"config": cfg.to_dict(), "state_dict": state, "mean": mean, "std": std}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"config": cfg.to_dict(), "state_dict": state, "mean": mean, "std": std,
+                    "diverged": diverged}, tmp)
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu"):
@@ -256,6 +255,8 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu"):
                               f"{first[:120]})") from None
     if not isinstance(blob, dict) or not {"config", "state_dict", "mean", "std"} <= set(blob):
         raise CheckpointError(f"{name}: not a mnist_assignment checkpoint (missing keys)")
+    if blob.get("diverged"):  # NaN weights would label every image 0 without a word
+        raise CheckpointError(f"{name}: this model's training diverged; retrain it with a smaller learning rate")
     try:
         cfg = TrainConfig.from_dict(blob["config"])
     except (TypeError, ValueError) as err:

@@ -107,3 +107,45 @@ def test_train_numpy_mlp(tmp_path):
     assert (tmp_path / "model.npz").exists()
     bad = run("train", "--model", "numpy-mlp", "--data", SAMPLE_TRAIN, "--out", tmp_path, "--optimizer", "adam")
     assert bad.returncode == 2 and "plain SGD" in bad.stderr
+
+
+def test_predict_refuses_to_overwrite_its_inputs(tmp_path):
+    out = tmp_path / "run"
+    assert run("train", "--data", SAMPLE_TRAIN, "--out", out, "--epochs", "1", "--hidden", "16",
+               "--batch-size", "256").returncode == 0
+    test_copy = tmp_path / "test.csv.gz"
+    test_copy.write_bytes(SAMPLE_TEST.read_bytes())
+    before = (test_copy.read_bytes(), (out / "model.pt").read_bytes())
+    for target in (test_copy, tmp_path / "." / "test.csv.gz", out / "model.pt"):
+        result = run("predict", "--checkpoint", out / "model.pt", "--data", test_copy, "--out", target)
+        assert result.returncode == 2 and "refusing to overwrite" in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1
+    assert (test_copy.read_bytes(), (out / "model.pt").read_bytes()) == before
+    ok = run("predict", "--checkpoint", out / "model.pt", "--data", test_copy, "--out", tmp_path / "sub.csv")
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_help_and_argument_errors_do_not_load_torch():
+    code = ("import sys\nfrom mnist_assignment.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\nmain(['train'])\n"
+            "print(sorted(m for m in ('torch', 'sklearn', 'numpy', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert "error:" in out.stderr
+
+
+def test_a_diverged_model_is_not_served(tmp_path):
+    out = tmp_path / "run"
+    trained = run("train", "--data", SAMPLE_TRAIN, "--out", out, "--epochs", "1", "--hidden", "16", "--lr", "1e9")
+    assert trained.returncode == 0 and "DIVERGED" in trained.stdout
+    result = run("predict", "--checkpoint", out / "model.pt", "--data", SAMPLE_TEST, "--out", tmp_path / "s.csv")
+    assert result.returncode == 2 and "diverged" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_an_unusable_out_is_refused_before_training(tmp_path):
+    afile = tmp_path / "taken"
+    afile.write_text("x")
+    result = run("train", "--data", SAMPLE_TRAIN, "--out", afile, "--epochs", "1")
+    assert result.returncode == 2 and "is a file" in result.stderr and "epoch" not in result.stdout
+    assert afile.read_text() == "x"

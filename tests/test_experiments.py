@@ -123,7 +123,7 @@ def test_worker_processes_give_the_same_histories(tiny):
     inline = run_configs(jobs, images, labels, sha, workers=1, log=lambda m: None)
     logs = []
     pooled = run_configs(jobs, images, labels, sha, workers=2, log=logs.append)
-    assert "in 1 stack(s), on 2 worker(s)" in logs[0]
+    assert "in 1 stack, on 2 workers" in logs[0]
     assert without_seconds(inline) == without_seconds(pooled)
     assert [r.history["stacked"] for r in pooled] == [2, 2, 1]
 
@@ -146,7 +146,7 @@ def test_runs_are_planned_into_stacks_and_shared_configs_train_once(tiny, tmp_pa
     logs = []
     results = experiments.run_studies(["lr", "regularization"], images, labels, sha, seeds=1, base=FAST,
                                       store=ResultStore(tmp_path), workers=1, log=logs.append)
-    assert "training 10 run(s) for 11 result(s)" in logs[0]
+    assert "training 10 runs for 11 results" in logs[0]
     base_lr = next(r for r in results["lr"] if r.value == 0.01)
     base_reg = next(r for r in results["regularization"] if r.value == "none")
     assert base_lr.history == base_reg.history

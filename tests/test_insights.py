@@ -1,26 +1,76 @@
 import math
 
 import pandas as pd
+import pytest
 
 from mnist_assignment import insights
+from mnist_assignment.experiments import paired, ranking
 
 
 def table(rows):
+    """rows: (value, per-seed final accuracies); mean and std follow from them."""
     base = {"best_val_acc": 0.9, "best_val_acc_std": 0.0, "final_train_acc": 0.95, "final_val_loss": 0.1,
-            "epochs_to_95": math.nan, "seconds_per_run": 1.0, "seeds": 3, "diverged": 0}
-    return pd.DataFrame([{**base, "value": v, "final_val_acc": m, "final_val_acc_std": s} for v, m, s in rows])
+            "epochs_to_95": math.nan, "seconds_per_run": 1.0, "diverged": 0}
+    out = []
+    for value, accs in rows:
+        s = pd.Series(accs)
+        out.append({**base, "value": value, "final_val_acc": s.mean(), "final_val_acc_std": s.std(ddof=1),
+                    "seeds": len(accs), "per_seed": dict(enumerate(accs))})
+    return pd.DataFrame(out)
 
 
-def test_no_winner_is_called_inside_the_noise():
-    text = insights.describe_best_and_ties(table([(16, 0.970, 0.002), (32, 0.969, 0.002), (64, 0.950, 0.001)]),
-                                           "batch size")
-    assert "97.00 ± 0.20%" in text and "batch size = 16" in text
-    assert "32 is within one" in text and "64" not in text.split("within")[0].split("=")[-1][3:]
+def test_the_rule_names_a_clear_win():
+    c = paired({0: 0.980, 1: 0.981, 2: 0.979}, {0: 0.970, 1: 0.972, 2: 0.969})
+    assert c.verdict == "better" and c.low > 0 and c.seeds == 3
+    assert paired({0: 0.970, 1: 0.972, 2: 0.969}, {0: 0.980, 1: 0.981, 2: 0.979}).verdict == "worse"
 
 
-def test_a_clear_winner_is_said_to_be_clear():
-    text = insights.describe_best_and_ties(table([(0.1, 0.98, 0.001), (0.01, 0.95, 0.001)]), "learning rate")
-    assert "ahead of the runner-up by more than the seed-to-seed spread" in text
+def test_the_rule_calls_a_tie_a_tie():
+    c = paired({0: 0.970, 1: 0.968, 2: 0.971}, {0: 0.969, 1: 0.970, 2: 0.970})
+    assert c.verdict == "tie" and c.low < 0 < c.high
+
+
+def test_a_one_seed_fluke_is_not_a_win():
+    # higher mean only because one seed did much better; the other two are worse
+    fluke, steady = {0: 0.990, 1: 0.969, 2: 0.968}, {0: 0.970, 1: 0.970, 2: 0.970}
+    assert sum(fluke.values()) > sum(steady.values())
+    assert paired(fluke, steady).verdict == "tie"
+
+
+def test_paired_beats_unpaired_when_seeds_move_together():
+    # the seed-to-seed spread (1 point) dwarfs the difference, but every seed shows the same +0.2
+    a, b = {0: 0.960, 1: 0.970, 2: 0.980}, {0: 0.958, 1: 0.968, 2: 0.978}
+    assert paired(a, b).verdict == "better"
+
+
+def test_one_seed_can_never_tell_values_apart():
+    assert paired({0: 0.99}, {0: 0.5}).verdict == "tie"
+    with pytest.raises(ValueError):
+        paired({0: 0.9}, {1: 0.9})
+
+
+def test_wording_follows_the_rule():
+    tied = table([(16, [0.970, 0.968, 0.972]), (32, [0.969, 0.970, 0.968]), (64, [0.950, 0.951, 0.949])])
+    text = insights.describe_best_and_ties(tied, "batch size")
+    assert "at batch size 16" in text and "32 cannot be told apart from it with 3 seeds" in text
+    assert "64" not in text.split("apart")[0].split("size 16")[1]
+    clear = table([(0.1, [0.980, 0.981, 0.979]), (0.01, [0.950, 0.951, 0.952])])
+    assert "better than every other value" in insights.describe_best_and_ties(clear, "learning rate")
+    assert ranking(clear) == (0.1, [], [0.01])
+
+
+def test_grammar_has_no_placeholders():
+    assert insights.plural(1, "seed") == "1 seed" and insights.plural(3, "seed") == "3 seeds"
+    assert insights.span(1, 1) == "epoch 1" and insights.span(2, 5) == "epochs 2 to 5"
+    assert insights.join_words(["a", "b", "c"]) == "a, b and c"
+    assert insights.points(0.01) == "1.00 point" and insights.points(0.02) == "2.00 points"
+
+
+def test_trend_is_not_decided_by_one_epoch():
+    assert insights.trend([1.0, 0.9, 0.8, 0.7, 0.6, 0.5]) == "falling"
+    assert insights.trend([0.5, 0.5, 0.5, 0.5, 0.49, 0.51]) == "flat"  # last epoch up, but within the band
+    assert insights.trend([0.5, 0.5, 0.5, 0.55, 0.56, 0.57]) == "rising"
+    assert insights.trend([0.5, 0.4]) == "too short to tell"
 
 
 def test_values_print_without_float_noise():
@@ -30,15 +80,17 @@ def test_values_print_without_float_noise():
 
 
 def test_regularization_wording_follows_the_numbers():
-    reg = table([("none", 0.9675, 0.001), ("dropout 0.2", 0.9668, 0.001), ("LayerNorm", 0.9673, 0.0016),
-                 ("dropout 0.2 + LayerNorm", 0.9642, 0.0009)])
-    drop = table([(0.1, 0.9686, 0.0005), (0.9, 0.466, 0.13)])
+    reg = table([("none", [0.9675, 0.9665, 0.9685]), ("dropout 0.2", [0.9668, 0.9670, 0.9660]),
+                 ("LayerNorm", [0.9673, 0.9690, 0.9660]), ("dropout 0.2 + LayerNorm", [0.9500, 0.9510, 0.9490])])
+    drop = table([(0.1, [0.9686, 0.9680, 0.9690]), (0.9, [0.466, 0.40, 0.50])])
     reg["final_train_acc"] = 0.99
     text = insights.regularization_insight(reg, drop)
-    assert "The highest mean of the four is **none**, but dropout 0.2, LayerNorm are within noise" in text
+    assert "The highest mean of the four is **none**, but dropout 0.2 and LayerNorm cannot be told apart" in text
     assert "does not pay off" in text
-    reg.loc[1, "final_val_acc"] = 0.975
-    assert "and it does" in insights.regularization_insight(reg, drop)
+    better = table([("none", [0.9675, 0.9665, 0.9685]), ("dropout 0.2", [0.9775, 0.9766, 0.9786]),
+                    ("LayerNorm", [0.9673, 0.9690, 0.9660]), ("dropout 0.2 + LayerNorm", [0.9500, 0.9510, 0.9490])])
+    better["final_train_acc"] = 0.99
+    assert "and it does" in insights.regularization_insight(better, drop)
 
 
 def test_equal_budget_reads_the_mlp_at_the_cnns_epochs_and_seconds():
