@@ -130,6 +130,11 @@ def test_the_source_notebook_is_clean_and_tagged():
 def test_committed_deliverables_name_no_folder_of_the_machine():
     text = (ROOT / "mnist_assignment.ipynb").read_text()
     assert not ABSOLUTE.search(text), ABSOLUTE.search(text)
+    reader = PdfReader(ROOT / "report.pdf")
+    pdf = "\n".join(page.extract_text() or "" for page in reader.pages)
+    assert not ABSOLUTE.search(pdf), ABSOLUTE.search(pdf)
+    assert reader.metadata.title == report.TITLE and len(reader.pages) <= 26
+    assert "(s)" not in pdf and "Contents." in pdf and "Markdown(" not in pdf
 
 
 def test_a_team_name_that_is_not_ids_is_refused(tmp_path):
