@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from mnist_assignment.config import BASELINE
 from mnist_assignment.data import SAMPLE_DIR, load_digits, prepare
-from mnist_assignment.models import MLP
+from mnist_assignment.models import MLP, build_model
 from mnist_assignment.training import cpu_threads, evaluate, fit, make_optimizer, step_threads
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "train.csv.gz"
@@ -80,7 +80,7 @@ def ours_epoch_times(split, batch_size, epochs):
 def bare_epoch_times(split, batch_size, epochs):
     cfg = replace(CFG, batch_size=batch_size)
     torch.manual_seed(cfg.seed)
-    model = MLP(cfg)
+    model = build_model(cfg)  # the model training.train builds (same layout)
     optimizer = make_optimizer(cfg, model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(cfg.seed)

@@ -154,7 +154,7 @@ def facts(results: list) -> dict:
         val_loss = np.mean([[e["val_loss"] for e in r.epochs[:n]] for r in ok], axis=0)
         val_acc = np.mean([[e["val_acc"] for e in r.epochs[:n]] for r in ok], axis=0)
         train_acc = np.mean([[e["train_acc"] for e in r.epochs[:n]] for r in ok], axis=0)
-        tail = val_acc[-5:]
+        tail = val_acc[-7:]
         out[value] = {
             "diverged": len(runs) - len(ok), "seeds": len(runs),
             "diverged_at": [len(r.epochs) for r in runs if r.diverged],
@@ -163,8 +163,9 @@ def facts(results: list) -> dict:
             "loss_rise": float(val_loss[-1] - val_loss.min()),  # above its minimum at the end
             "loss_trend": trend(list(val_loss)),
             "gap": float(train_acc[-1] - val_acc[-1]),
-            # epoch-to-epoch wobble of the validation accuracy over the last epochs (mean curve)
-            "wobble": float(np.mean(np.abs(np.diff(tail)))) if len(tail) > 1 else 0.0,
+            # jitter of the validation accuracy around its trend over the last epochs: how far each epoch
+            # lands from the midpoint of its neighbours (a steady climb or fall scores zero)
+            "wobble": float(np.mean(np.abs(tail[1:-1] - (tail[:-2] + tail[2:]) / 2))) if len(tail) > 2 else 0.0,
         }
     return out
 
@@ -212,10 +213,12 @@ def lr_insight(summary: pd.DataFrame, results: list) -> str:
     parts.append("**Stability.** " + _diverged_sentence(summary, f, "learning rate", fmt))
     spread = max(ok, key=lambda v: row(summary, v).final_val_acc_std)
     if row(summary, spread).seeds > 1:
-        parts.append(f"Below that edge the largest spread across seeds is at {fmt(spread)} "
-                     f"({acc(row(summary, spread))}), and the curves there wobble by {points(f[spread]['wobble'])} "
-                     f"of validation accuracy from epoch to epoch over the last five epochs, against "
-                     f"{points(f[lo]['wobble'])} at {fmt(lo)}: large steps bounce around the minimum.")
+        text = (f"Below that edge the largest spread across seeds is at {fmt(spread)} ({acc(row(summary, spread))}). "
+                f"Over the last epochs the mean validation accuracy jitters around its trend by "
+                f"{points(f[spread]['wobble'])} at {fmt(spread)} against {points(f[lo]['wobble'])} at {fmt(lo)}")
+        text += (": large steps bounce around the minimum instead of settling into it."
+                 if f[spread]["wobble"] > f[lo]["wobble"] else ".")
+        parts.append(text)
     rising = [v for v in ok if f[v]["loss_rise"] > 0.01 and f[v]["best_loss_epoch"] < f[v]["epochs"]]
     gap_text = join_words([f"{points(f[v]['gap'])} at {fmt(v)}" for v in ok])
     parts.append(f"**Generalisation.** The final gap between training and validation accuracy is {gap_text}: "
@@ -251,12 +254,17 @@ def batch_insight(summary: pd.DataFrame, results: list, n_train: int, epochs: in
                  + f". The largest batch's validation loss is {TREND[f[large.value]['loss_trend']]} at the end"
                  + (": it is still converging when the budget runs out." if f[large.value]["loss_trend"] == "falling"
                     else "."))
-    parts.append(f"**Noise.** Small batches give noisier gradients: over the last five epochs the mean validation "
-                 f"accuracy moves by {points(f[small.value]['wobble'])} from epoch to epoch at batch "
-                 f"{fmt_value(small.value)} against {points(f[large.value]['wobble'])} at {fmt_value(large.value)}. "
-                 f"That noise did not hurt here, and the train-validation gap stays small throughout "
-                 f"({points(f[small.value]['gap'])} at {fmt_value(small.value)}, {points(f[large.value]['gap'])} at "
-                 f"{fmt_value(large.value)}): at this learning rate no batch size over-fits within the budget.")
+    noisier = f[small.value]["wobble"] > f[large.value]["wobble"]
+    parts.append(f"**Noise.** A small batch estimates the gradient from fewer digits, so each step is noisier. Over "
+                 f"the last epochs the mean validation accuracy jitters around its trend by "
+                 f"{points(f[small.value]['wobble'])} at batch {fmt_value(small.value)} against "
+                 f"{points(f[large.value]['wobble'])} at {fmt_value(large.value)}"
+                 + (": the noise shows in the curves. " if noisier else
+                    ": averaged over an epoch of many small steps the noise hardly shows; it does in the "
+                    "per-iteration loss of section 4. ")
+                 + f"The train-validation gap is {points(f[small.value]['gap'])} at {fmt_value(small.value)} and "
+                 f"{points(f[large.value]['gap'])} at {fmt_value(large.value)}: the many small steps fit the "
+                 "training set more closely, the few large ones have not yet fitted it.")
     parts.append(f"**Cost.** Per run, batch {fmt_value(small.value)} took {small.seconds_per_run:.1f} s and batch "
                  f"{fmt_value(large.value)} {large.seconds_per_run:.1f} s: each step pays a fixed overhead, so fewer, "
                  "larger steps are cheaper per epoch. A larger batch pays off only with a learning rate scaled up "

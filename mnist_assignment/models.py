@@ -54,12 +54,8 @@ def hidden_block(n_in: int, n_out: int, cfg: TrainConfig, generator: torch.Gener
 
 
 def he_init(module: nn.Module) -> None:
-    """He (Kaiming) normal init for layers followed by ReLU.
-
-    PyTorch's default (uniform, scaled for leaky-ReLU a=sqrt(5)) starts with smaller weights;
-    under plain SGD at lr 0.01 that costs accuracy at a fixed epoch budget (measured: 96.44-96.64%
-    against 96.67-96.85% for the 256-128 baseline over 20 epochs, seeds 0-2).
-    """
+    """He (Kaiming) normal init for layers followed by ReLU: PyTorch's default starts with smaller
+    weights, which plain SGD at lr 0.01 pays for within a fixed epoch budget (bench/README.md)."""
     if isinstance(module, (nn.Linear, nn.Conv2d)):
         nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
         if module.bias is not None:
@@ -69,9 +65,8 @@ def he_init(module: nn.Module) -> None:
 def input_major(module: nn.Module) -> None:
     """Store each Linear weight input-major: same [out, in] shape and values, [in, out] in memory.
 
-    Why: F.linear computes x @ W.T, and with W.T contiguous MKL's small-batch matmul runs twice
-    as fast (batch 16, one thread: 33 against 65 us for the 784x128 layer). The gradient comes out
-    in the same layout, so nothing else changes.
+    F.linear computes x @ W.T, and MKL's small-batch matmul is faster when W.T is contiguous
+    (bench/README.md); values, gradients and results are those of a plain nn.Linear.
     """
     if isinstance(module, nn.Linear):
         module.weight = nn.Parameter(module.weight.detach().T.contiguous().T)
@@ -92,7 +87,6 @@ class MLP(nn.Module):
         self.hidden = hidden_layers(784, cfg)
         self.out = nn.Linear(cfg.hidden[-1], 10)
         self.apply(he_init)
-        self.apply(input_major)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
@@ -122,10 +116,6 @@ class CNN(nn.Module):
         self.hidden = hidden_layers(flat, cfg)
         self.out = nn.Linear(cfg.hidden[-1], 10)
         self.apply(he_init)
-        self.apply(input_major)
-        # channels-last (NHWC) weights: the CPU's convolution kernels run ~25% faster on it (measured
-        # here, conv32-conv64 at batch 128); a 1-channel image is laid out the same either way
-        self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.view(-1, 1, 28, 28)
@@ -135,7 +125,15 @@ class CNN(nn.Module):
 
 
 def build_model(cfg: TrainConfig) -> nn.Module:
-    return CNN(cfg) if cfg.model == "cnn" else MLP(cfg)
+    """The model a run trains: the class above, with the CPU memory layouts that make it faster.
+
+    Layout only: the values, and so the maths, are those of the plain class.
+    """
+    model = CNN(cfg) if cfg.model == "cnn" else MLP(cfg)
+    model.apply(input_major)
+    if cfg.model == "cnn":  # NHWC: the CPU's convolution kernels are faster on it (bench/README.md)
+        model.to(memory_format=torch.channels_last)
+    return model
 
 
 def parameter_table(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:

@@ -65,13 +65,12 @@ def finite_or_none(x: float) -> float | None:
 
 
 def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
-    # SGD: torch's default, the per-tensor loop on the CPU (foreach on a GPU); for these six small
-    # tensors it measured 67-83 us a step against 87-182 for foreach and 84-124 for fused (batch 16)
+    # SGD keeps torch's default implementation: the fastest for these few small tensors (bench/README.md)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "momentum":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-    # fused: Adam's ~10 passes over each tensor in one (stacked.StackedUpdate uses the same kernel)
+    # fused: Adam's passes over each tensor in one kernel (the stacked engine uses the same one)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
@@ -112,9 +111,8 @@ def cpu_threads(n: int):
 
 
 def step_threads(device: torch.device, batch_size: int) -> int:
-    """Threads for the training steps: a batch of 16 makes matmuls too small to split, and one thread
-    is faster (measured 1.26 s against 1.66 s an epoch with two); from batch 32 on, two threads are
-    at least as fast."""
+    """Threads for the training steps: at batch 16 the matmuls are too small to split and one thread
+    is faster; from batch 32 on, all threads are at least as fast (bench/README.md)."""
     return 1 if device.type == "cpu" and batch_size <= 16 else torch.get_num_threads()
 
 
@@ -122,10 +120,8 @@ def step_threads(device: torch.device, batch_size: int) -> int:
 def flush_denormals():
     """Treat floats below 1e-38 as zero on this thread (one-thread study workers), then restore.
 
-    Why: Adam's moment estimates of units that stop receiving gradient decay geometrically into
-    that range, where the CPU computes far more slowly (measured: an Adam stack's epochs grew from
-    1.6 to 2.5 s over 20 epochs with them, flat at 1.8 s without). Values that small change no result
-    worth reporting.
+    Why: Adam's moment estimates of units that stop receiving gradient decay into that range, where
+    the CPU computes many times more slowly; values that small change no reported result.
     """
     torch.set_flush_denormal(True)
     try:
@@ -141,75 +137,130 @@ def show_bars() -> bool:
     return sys.stdout.isatty() or "ipykernel" in sys.modules
 
 
-def fit(cfg: TrainConfig, split: Split, verbose: bool = True) -> History:
-    """Train a fresh model from cfg on split; the History is all most callers need."""
-    return train(cfg, split, verbose)[1]
+def train_one_epoch(model: nn.Module, batches, optimizer: torch.optim.Optimizer, loss_fn: nn.Module,
+                    scheduler=None, augment=None, on_step=None) -> tuple[float, float]:
+    """One pass over the training batches -> (mean loss, accuracy)."""
+    model.train()
+    device = next(model.parameters()).device
+    # sums stay on the device: no host sync per step, one read per epoch
+    loss_sum, correct, seen = torch.zeros((), device=device), torch.zeros((), device=device), 0
+    for xb, yb in batches:
+        if augment is not None:
+            xb = augment(xb)
+        logits = model(xb)
+        loss = loss_fn(logits, yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        loss_sum += loss.detach() * len(yb)
+        correct += (logits.argmax(1) == yb).sum()
+        seen += len(yb)
+        if on_step is not None:
+            on_step(loss)
+    return loss_sum.item() / seen, correct.item() / seen
 
 
 def train(cfg: TrainConfig, split: Split, verbose: bool = True) -> tuple[nn.Module, History]:
-    """The loop itself: a fresh model, our own epochs, per-epoch metrics as plain data."""
+    """A fresh model from cfg, trained epoch by epoch -> (model, History of per-epoch metrics)."""
     torch.manual_seed(cfg.seed)  # initial weights
-    model = build_model(cfg).to(split.x_train.device)
+    device = split.x_train.device
+    model = build_model(cfg).to(device)
     loader = make_loader(split.x_train, split.y_train, cfg.batch_size, seed=cfg.seed)
     optimizer = make_optimizer(cfg, model.parameters())
-    steps = cfg.epochs * len(loader)
-    scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=steps)
-                 if cfg.schedule == "onecycle" else None)
+    scheduler = make_scheduler(cfg, optimizer, steps=cfg.epochs * len(loader))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    shift_gen = torch.Generator().manual_seed(cfg.seed + 1)
-    background = -split.mean / split.std  # a blank pixel after normalisation
-    history = History(cfg.to_dict(), device=str(split.x_train.device))
-    best = (math.inf, None)
-    device = split.x_train.device
-    threads = step_threads(device, cfg.batch_size)  # validation (batches of 4,096) keeps all threads
+    augment = make_augment(cfg, split)
+    history = History(cfg.to_dict(), device=str(device))
+    on_step = IterationLog(history, cfg.log_every) if cfg.log_every else None
+    stopper = EarlyStopping(cfg.patience)
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        model.train()
-        # sums stay on the device: no host sync per step, one read per epoch
-        loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device)
-        batches = tqdm_batches(loader, epoch, cfg.epochs) if verbose and show_bars() else loader
-        with cpu_threads(threads):
-            for step, (xb, yb) in enumerate(batches, start=1):
-                if cfg.shift:
-                    xb = random_shift(xb, cfg.shift, background, shift_gen)
-                logits = model(xb)
-                loss = loss_fn(logits, yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                loss_sum += loss.detach() * len(yb)
-                correct += (logits.argmax(1) == yb).sum()
-                iteration = (epoch - 1) * len(loader) + step
-                if cfg.log_every and iteration % cfg.log_every == 0:  # a sync only every k steps
-                    history.iterations.append({"iteration": iteration,
-                                               "train_loss": finite_or_none(loss.item())})
-        n = len(split.y_train)
-        train_loss, train_acc = loss_sum.item() / n, correct.item() / n
-        if not train_loss < DIVERGED_LOSS:  # also catches NaN
-            history.diverged = True
-            val_loss, val_acc = math.nan, math.nan
-        else:
-            val_loss, val_acc = evaluate(model, split.x_val, split.y_val)
+        batches = progress(loader, epoch, cfg.epochs) if verbose else loader
+        with cpu_threads(step_threads(device, cfg.batch_size)):
+            train_loss, train_acc = train_one_epoch(model, batches, optimizer, loss_fn, scheduler, augment, on_step)
+        diverged = not train_loss < DIVERGED_LOSS  # also catches NaN
+        val_loss, val_acc = (math.nan, math.nan) if diverged else evaluate(model, split.x_val, split.y_val)
         row = {"epoch": epoch, "train_loss": finite_or_none(train_loss), "train_acc": train_acc,
                "val_loss": finite_or_none(val_loss), "val_acc": finite_or_none(val_acc),
                "seconds": time.perf_counter() - start}
         history.epochs.append(row)
         if verbose:
             print(format_epoch(row, cfg.epochs), flush=True)
-        if history.diverged:
+        if diverged:
+            history.diverged = True
             break
-        if val_loss < best[0]:
-            best = (val_loss, epoch)
-            best_state = copy.deepcopy(model.state_dict()) if cfg.patience else None
-        elif cfg.patience and epoch - best[1] >= cfg.patience:
+        if stopper.stop(epoch, val_loss, model):
             history.stopped_early = True
             break
-    history.best_epoch = best[1]
-    if cfg.patience and best[1] is not None and best[1] != len(history.epochs):
-        model.load_state_dict(best_state)  # early stopping keeps the best weights
+    history.best_epoch = stopper.best_epoch
+    stopper.restore_best(model, last_epoch=len(history.epochs))
     return model, history
+
+
+def fit(cfg: TrainConfig, split: Split, verbose: bool = True) -> History:
+    """train() when only the History is needed (studies, benchmarks)."""
+    return train(cfg, split, verbose)[1]
+
+
+# ---------------------------------------------------------------- the loop's helpers
+
+
+def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps: int):
+    """One-cycle: warm up, then anneal, stepped every batch; None for a constant learning rate."""
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=steps)
+    return None
+
+
+def make_augment(cfg: TrainConfig, split: Split):
+    """Random shifts of up to cfg.shift pixels, from the run's own generator; None when off."""
+    if not cfg.shift:
+        return None
+    generator = torch.Generator().manual_seed(cfg.seed + 1)
+    background = -split.mean / split.std  # a blank pixel after normalisation
+    return lambda xb: random_shift(xb, cfg.shift, background, generator)
+
+
+class IterationLog:
+    """Record the training loss every k steps (a host sync only then) into history.iterations."""
+
+    def __init__(self, history: History, every: int):
+        self.history, self.every, self.step = history, every, 0
+
+    def __call__(self, loss: torch.Tensor) -> None:
+        self.step += 1
+        if self.step % self.every == 0:
+            self.history.iterations.append({"iteration": self.step, "train_loss": finite_or_none(loss.item())})
+
+
+class EarlyStopping:
+    """Stop when the validation loss has not improved for `patience` epochs; keep the best weights.
+
+    patience 0 never stops, but still tells which epoch had the lowest validation loss.
+    """
+
+    def __init__(self, patience: int):
+        self.patience, self.best_loss, self.best_epoch, self.best_state = patience, math.inf, None, None
+
+    def stop(self, epoch: int, val_loss: float, model: nn.Module) -> bool:
+        if val_loss < self.best_loss:
+            self.best_loss, self.best_epoch = val_loss, epoch
+            if self.patience:
+                self.best_state = copy.deepcopy(model.state_dict())
+            return False
+        return bool(self.patience) and epoch - self.best_epoch >= self.patience
+
+    def restore_best(self, model: nn.Module, last_epoch: int) -> None:
+        if self.best_state is not None and self.best_epoch != last_epoch:
+            model.load_state_dict(self.best_state)
+
+
+def progress(loader, epoch: int, epochs: int):
+    """A progress bar over the batches for a person watching (widgets in Jupyter); the loader itself
+    for CI, logs and executed reports, which get one line per epoch instead."""
+    return tqdm_batches(loader, epoch, epochs) if show_bars() else loader
 
 
 def tqdm_batches(loader, epoch: int, epochs: int):
