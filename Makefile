@@ -44,6 +44,7 @@ test: lint
 	$(PY) -m pytest -q
 
 bench: venv
+	$(PY) bench/bench_cli.py $(if $(DATA),$(DATA),)
 	$(PY) bench/bench_load.py $(if $(DATA),$(DATA),)
 	$(PY) bench/bench_loop.py $(if $(DATA),$(DATA),)
 	$(PY) bench/bench_studies.py $(if $(DATA),$(DATA),)

@@ -19,10 +19,10 @@ for first-touch allocations); times are the median over --rounds rounds.
 """
 
 import argparse
+import os
 import statistics
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -33,7 +33,8 @@ from mnist_assignment.data import SAMPLE_DIR, load_digits, prepare
 from mnist_assignment.models import MLP, build_model
 from mnist_assignment.training import cpu_threads, evaluate, fit, make_optimizer, step_threads
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "train.csv.gz"
+# the full train file comes from the command line or MNIST_FULL_DATA; the bundled sample otherwise
+FULL_DATA = os.environ.get("MNIST_FULL_DATA") or str(SAMPLE_DIR / "train.csv.gz")
 CFG = replace(BASELINE, hidden=(128, 64))
 
 
@@ -128,7 +129,7 @@ def compute_epoch_times(split, batch_size, epochs):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("path", nargs="?", default=str(SHARED if SHARED.exists() else SAMPLE_DIR / "train.csv.gz"))
+    parser.add_argument("path", nargs="?", default=FULL_DATA)
     parser.add_argument("--batches", type=int, nargs="+", default=[16, 64, 256, 512])
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()

@@ -14,10 +14,10 @@ import time
 from dataclasses import replace
 
 import torch
-from bench_loop import SHARED, usual_epoch_times
+from bench_loop import FULL_DATA, usual_epoch_times
 
 from mnist_assignment.config import BASELINE
-from mnist_assignment.data import SAMPLE_DIR, load_source, prepare
+from mnist_assignment.data import load_source, prepare
 from mnist_assignment.experiments import run_studies, study_jobs
 
 STUDIES = ["lr", "batch_size", "regularization", "dropout", "adam_combos"]
@@ -25,7 +25,7 @@ STUDIES = ["lr", "batch_size", "regularization", "dropout", "adam_combos"]
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("path", nargs="?", default=str(SHARED if SHARED.exists() else SAMPLE_DIR / "train.csv.gz"))
+    parser.add_argument("path", nargs="?", default=FULL_DATA)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()

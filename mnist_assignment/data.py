@@ -12,16 +12,13 @@ import gzip
 import hashlib
 import io
 import json
+import math
 import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import torch
-from sklearn.model_selection import train_test_split
-from torch.utils.data import DataLoader, Sampler
 
 from .files import atomic_path
 
@@ -133,10 +130,12 @@ def _parse(name: str, raw: bytes) -> tuple[np.ndarray, np.ndarray | None]:
     if b"\n" not in text:
         raise DataError(f"{name}: no data rows after the header")
     try:  # fast path: the C parser, strict integers; anything odd goes to _diagnose
+        import pandas as pd  # here, not at the top: check-data on a cached file never parses
+
         frame = pd.read_csv(io.BytesIO(text), dtype=np.int64, skip_blank_lines=False,
                             engine="c", header=0, names=columns)
         values = frame.to_numpy()
-    except (ValueError, pd.errors.ParserError, OverflowError):
+    except (ValueError, OverflowError):  # pandas' ParserError is a ValueError
         _diagnose(name, text, columns)
         raise DataError(f"{name}: could not be parsed as integers") from None
     if values.shape[1] != len(columns):
@@ -295,90 +294,30 @@ def load_source(path: str | Path) -> tuple[np.ndarray, np.ndarray, Source]:
     return images, labels, source
 
 
-# ---------------------------------------------------------------- split, normalise, feed
-
-
-@dataclass
-class Split:
-    """The stratified 80/20 split as normalised float32 tensors on one device."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    mean: float
-    std: float
-
-    def to(self, device: torch.device | str) -> Split:
-        return Split(self.x_train.to(device), self.y_train.to(device), self.x_val.to(device),
-                     self.y_val.to(device), self.mean, self.std)
-
-
-def stratified_split(images: np.ndarray, labels: np.ndarray, val_fraction: float = 0.2,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """scikit-learn's stratified split: x_train, x_val, y_train, y_val, the same on every run."""
-    return train_test_split(images, labels, test_size=val_fraction, stratify=labels,
-                            random_state=seed)
-
-
-def normalise(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
-    return (torch.from_numpy(images).float().div_(255.0) - mean) / std
-
-
-def prepare(images: np.ndarray, labels: np.ndarray, device: torch.device | str = "cpu",
-            val_fraction: float = 0.2, seed: int = 0) -> Split:
-    """Split, then normalise both parts once with statistics of the training part only."""
-    x_tr, x_va, y_tr, y_va = stratified_split(images, labels, val_fraction, seed)
-    scaled = x_tr.astype(np.float64) / 255.0
-    mean, std = float(scaled.mean()), float(scaled.std())
-    return Split(normalise(x_tr, mean, std), torch.from_numpy(y_tr), normalise(x_va, mean, std),
-                 torch.from_numpy(y_va), mean, std).to(device)
-
-
-class TensorPairs(torch.utils.data.Dataset):
-    """Two in-memory tensors; indexing with a tensor of indices returns a whole batch."""
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor):
-        self.x, self.y = x, y
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __getitem__(self, index):
-        if isinstance(index, torch.Tensor):  # a whole batch: index_select is several times faster than x[index]
-            index = index.to(self.x.device)  # the sampler's indices live on the CPU; the data may not
-            return self.x.index_select(0, index), self.y.index_select(0, index)
-        return self.x[index], self.y[index]
-
-
-class ShuffledBatches(Sampler):
-    """Yields index tensors of one batch each, from a fresh seeded permutation every epoch."""
-
-    def __init__(self, n: int, batch_size: int, shuffle: bool, generator: torch.Generator):
-        self.n, self.batch_size, self.shuffle, self.generator = n, batch_size, shuffle, generator
-
-    def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
-
-    def __iter__(self):
-        order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
-        return iter(order.split(self.batch_size))
-
-
-def make_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
-                seed: int = 0) -> DataLoader:
-    """A real DataLoader, but each batch is one indexing op on tensors already in memory."""
-    generator = torch.Generator().manual_seed(seed)
-    sampler = ShuffledBatches(len(y), batch_size, shuffle, generator)
-    # batch_size=None: the sampler already yields whole batches, so nothing is collated per sample
-    return DataLoader(TensorPairs(x, y), sampler=sampler, batch_size=None,
-                      collate_fn=lambda batch: batch)
-
-
 def summary(images: np.ndarray, labels: np.ndarray | None) -> dict:
-    scaled = images / 255.0
-    out = {"rows": int(len(images)), "pixel_mean": round(float(scaled.mean()), 4),
-           "pixel_std": round(float(scaled.std()), 4)}
+    """Rows, pixel mean/std (/255) and class counts. The pixel statistics come from a histogram of
+    the 256 byte values, built in chunks: no float copy of the whole file."""
+    counts = np.zeros(256, dtype=np.int64)
+    for start in range(0, len(images), 4096):
+        counts += np.bincount(images[start:start + 4096].ravel(), minlength=256)
+    values = np.arange(256) / 255.0
+    n = max(int(counts.sum()), 1)
+    mean = float(counts @ values) / n
+    std = math.sqrt(max(float(counts @ values**2) / n - mean**2, 0.0))
+    out = {"rows": int(len(images)), "pixel_mean": round(mean, 4), "pixel_std": round(std, 4)}
     if labels is not None:
         out["class_counts"] = np.bincount(labels, minlength=10).tolist()
     return out
+
+
+# The split and the DataLoader live in loader.py, which needs torch and scikit-learn; reading and
+# checking a file does not, so `check-data` and `--help` start without them. data.prepare etc. still work.
+_LOADER = {"Split", "stratified_split", "normalise", "prepare", "TensorPairs", "ShuffledBatches", "make_loader"}
+
+
+def __getattr__(name: str):
+    if name in _LOADER:
+        from . import loader
+
+        return getattr(loader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

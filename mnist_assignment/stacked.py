@@ -152,10 +152,11 @@ class StackedMLP(nn.Module):
 class StackedUpdate:
     """SGD, SGD + momentum 0.9 or Adam, computed as torch.optim does, with each run's learning rate.
 
-    SGD and momentum: _foreach ops, one call each for all parameter tensors (torch.optim's foreach
-    path), each run's learning rate broadcast over its slice. Adam: torch.optim's fused kernel (one
-    pass over a tensor instead of ~10), called once per run on that run's contiguous slices, since it
-    takes a single learning rate; training.make_optimizer gives a lone Adam run the same kernel.
+    SGD and momentum: public in-place ops per parameter tensor, each run's learning rate broadcast
+    over its slice. Adam: torch.optim's fused kernel (one pass over a tensor instead of ~10), called
+    once per run on that run's contiguous slices, since it takes a single learning rate;
+    training.make_optimizer gives a lone Adam run the same kernel. fused_adam_ is the one private
+    torch call of the project; tests/test_stacked.py checks it against torch.optim.Adam(fused=True).
     """
 
     def __init__(self, model: StackedMLP):
@@ -194,14 +195,16 @@ class StackedUpdate:
     def step(self) -> None:
         params, grads = self.params, [p.grad for p in self.params]
         if self.optimizer == "sgd":
-            torch._foreach_addcmul_(params, grads, self.lrs, value=-1)
+            for p, g, lr in zip(params, grads, self.lrs):
+                p.addcmul_(g, lr, value=-1)
         elif self.optimizer == "momentum":
             if self.state is None:
-                self.state = torch._foreach_mul(grads, 1.0)  # first step: the buffer is the gradient
+                self.state = [g.clone() for g in grads]  # first step: the buffer is the gradient
             else:
-                torch._foreach_mul_(self.state, 0.9)
-                torch._foreach_add_(self.state, grads)
-            torch._foreach_addcmul_(params, self.state, self.lrs, value=-1)
+                for buf, g in zip(self.state, grads):
+                    buf.mul_(0.9).add_(g)
+            for p, buf, lr in zip(params, self.state, self.lrs):
+                p.addcmul_(buf, lr, value=-1)
         else:  # Adam, betas (0.9, 0.999), eps 1e-8, bias-corrected
             if self.state is None:
                 self.state = ([torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params],
@@ -210,9 +213,17 @@ class StackedUpdate:
             step += 1
             for lr, slices in zip(self.run_lrs, self.slices):
                 part = [[tensors[k][i] for k, i in slices] for tensors in (params, grads, m, v)]
-                torch._fused_adam_(*part, [], [step] * len(slices),
-                                   lr=lr, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
-                                   amsgrad=False, maximize=False)
+                fused_adam_(*part, [step] * len(slices), lr=lr)
+
+
+def fused_adam_(params, grads, exp_avgs, exp_avg_sqs, steps, lr: float) -> None:
+    """One Adam step (betas 0.9/0.999, eps 1e-8, no weight decay) in torch.optim's fused kernel.
+
+    A private torch op: the only one in the project, here alone so that a torch upgrade that changes
+    it fails one test (test_stacked.py) rather than silently changing results.
+    """
+    torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, beta1=0.9, beta2=0.999,
+                       weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False)
 
 
 def run_losses(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:

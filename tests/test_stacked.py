@@ -4,18 +4,19 @@ from dataclasses import replace
 
 import pytest
 import torch
+from torch import nn
 
 from mnist_assignment.config import BASELINE
 from mnist_assignment.stacked import StackedMLP, stack_key, train_stack
-from mnist_assignment.training import train
+from mnist_assignment.training import cpu_threads, train
 
 BASE = replace(BASELINE, hidden=(32, 16), batch_size=50, epochs=2, log_every=1)
 
 
 def lone_and_stacked(cfgs, split):
-    torch.set_num_threads(1)
-    alone = [train(c, split, verbose=False) for c in cfgs]
-    stack, histories = train_stack(cfgs, split)
+    with cpu_threads(1):  # as the study workers run; restored for the other tests
+        alone = [train(c, split, verbose=False) for c in cfgs]
+        stack, histories = train_stack(cfgs, split)
     return alone, stack, histories
 
 
@@ -82,8 +83,8 @@ def test_stack_starts_from_the_lone_runs_weights():
 
 def test_a_diverging_run_stops_alone_and_leaves_the_others_intact(small_split):
     cfgs = [replace(BASE, lr=lr, epochs=3, log_every=0) for lr in (0.01, 1e4)]
-    torch.set_num_threads(1)
-    _, histories = train_stack(cfgs, small_split)
+    with cpu_threads(1):
+        _, histories = train_stack(cfgs, small_split)
     ok, blown = histories
     assert blown.diverged and len(blown.epochs) == 1 and blown.epochs[0]["val_acc"] is None
     assert not ok.diverged and len(ok.epochs) == 3
@@ -121,3 +122,23 @@ def test_stack_key_groups_only_runs_that_can_share_batches():
         assert stack_key(replace(BASE, **alone)) is None
     with pytest.raises(ValueError, match="cannot be trained as one stack"):
         train_stack([BASE, replace(BASE, batch_size=10)], None)
+
+
+def test_the_one_private_torch_call_still_computes_torch_adam():
+    """stacked.fused_adam_ wraps torch._fused_adam_; if a torch release changes it, this fails."""
+    from mnist_assignment.stacked import fused_adam_
+
+    gen = torch.Generator().manual_seed(0)
+    ours = [torch.randn(5, 3, generator=gen), torch.randn(7, generator=gen)]
+    theirs = [nn.Parameter(p.clone()) for p in ours]
+    reference = torch.optim.Adam(theirs, lr=0.01, fused=True)
+    m, v, step = [torch.zeros_like(p) for p in ours], [torch.zeros_like(p) for p in ours], torch.zeros(())
+    for _ in range(3):
+        grads = [torch.randn(p.shape, generator=gen) for p in ours]
+        for p, g in zip(theirs, grads):
+            p.grad = g.clone()
+        reference.step()
+        step += 1
+        fused_adam_(ours, grads, m, v, [step] * len(ours), lr=0.01)
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a, b.detach())
