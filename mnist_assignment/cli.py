@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import PRESETS
-from .files import atomic_path, write_atomic
+from .files import atomic_path, exclusive, write_atomic
 
 
 class UsageError(Exception):
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    interrupt_on_sigterm()
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
@@ -81,17 +82,42 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except (ValueError, OSError) as err:  # DataError and CheckpointError are ValueErrors
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as err:  # torch reports allocation and write failures this way
+        print(f"error: {one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head`: the reader left, nothing more to say
+        sys.stderr.close()
+        return 0
+
+
+def one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    if "can't allocate memory" in text or isinstance(err, MemoryError):
+        return "not enough memory for this model or data (try smaller --hidden or --batch-size)"
+    return text[:300]
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM ends a command the way Ctrl-C does: 'interrupted', exit 130, temp files removed."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def cmd_check_data(args) -> int:
-    from .data import load_digits, sha256_file, summary
+    from .data import load_digits, problems, sha256_file, summary
 
     images, labels = load_digits(args.path, kind=args.kind)
+    for problem in problems(images, labels):
+        print(f"warning: {args.path}: {problem}", file=sys.stderr)
     info = summary(images, labels)
     kind = "train" if labels is not None else "test"
     print(f"{args.path}: ok ({kind} file)")
@@ -124,24 +150,28 @@ def config_from_args(args):
 
 
 def cmd_train(args) -> int:
-    from .data import load_source, prepare
+    from .data import prepare
     from .models import count_parameters, describe_device, pick_device
     from .training import save_checkpoint, train
 
     cfg = config_from_args(args)
-    check_out_dir(Path(args.out))  # before the work, not after it
-    images, labels, source = load_source(args.data)
-    print(f"data: {source.describe()}")
-    if args.model == "numpy-mlp":
-        return train_numpy(cfg, images, labels, Path(args.out))
-    device = pick_device()
-    print(f"device: {describe_device(device)}")
-    split = prepare(images, labels, device)
-    model, history = train(cfg, split)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(out / "model.pt", model, cfg, split.mean, split.std, diverged=history.diverged)
-    write_atomic(out / "history.json", history.to_json())
+    check_out_dir(out)  # before the work, not after it
+    refuse_overwriting(str(out / "history.json"), [args.data])
+    refuse_overwriting(str(out / "model.pt"), [args.data])
+    images, labels, source = checked_source(args.data)
+    print(f"data: {source.describe()}")
+    with exclusive(out):  # a second run into the same folder is refused, not mixed in
+        if args.model == "numpy-mlp":
+            return train_numpy(cfg, images, labels, out)
+        device = pick_device()
+        print(f"device: {describe_device(device)}")
+        split = prepare(images, labels, device)
+        model, history = train(cfg, split)
+        # both files or neither: each is written to a temp name, and renamed only once both are whole
+        with atomic_path(out / "history.json") as history_tmp, atomic_path(out / "model.pt") as model_tmp:
+            history_tmp.write_text(history.to_json(), encoding="utf-8")
+            save_checkpoint(model_tmp, model, cfg, split.mean, split.std, diverged=history.diverged)
     status = "DIVERGED" if history.diverged else "done"
     print(f"{status}: {len(history.epochs)} epochs, {count_parameters(model):,} parameters, "
           f"{final_text(history)} -> {out}/history.json, {out}/model.pt")
@@ -174,9 +204,10 @@ def train_numpy(cfg, images, labels, out: Path) -> int:
     arrays = [t.numpy() for t in (split.x_train, split.y_train, split.x_val, split.y_val)]
     model, history = fit_numpy(*arrays, hidden=cfg.hidden, lr=cfg.lr, batch_size=cfg.batch_size,
                                epochs=cfg.epochs, dropout=cfg.dropout, seed=cfg.seed, verbose=True)
-    with atomic_path(out / "model.npz") as tmp, open(tmp, "wb") as f:
-        np.savez(f, *model.weights, *model.biases)
-    write_atomic(out / "history.json", history.to_json())
+    with atomic_path(out / "history.json") as history_tmp, atomic_path(out / "model.npz") as model_tmp:
+        history_tmp.write_text(history.to_json(), encoding="utf-8")
+        with open(model_tmp, "wb") as f:
+            np.savez(f, *model.weights, *model.biases)
     print(f"done: numpy-mlp, {final_text(history)} -> {out}/history.json, {out}/model.npz")
     return 0
 
@@ -205,12 +236,11 @@ def cmd_predict(args) -> int:
 
 def cmd_sweep(args) -> int:
     from .config import BASELINE
-    from .data import load_source
     from .experiments import STUDIES, ResultStore, display_table, run_study, summarise
 
     if args.seeds < 1 or (args.workers is not None and args.workers < 1):
         raise UsageError("--seeds and --workers must be at least 1")
-    images, labels, source = load_source(args.data)
+    images, labels, source = checked_source(args.data)
     print(f"data: {source.describe()}")
     base = BASELINE if args.epochs is None else replace(BASELINE, epochs=args.epochs)
     results = run_study(args.study, images, labels, source.sha256, seeds=args.seeds, base=base,
@@ -218,6 +248,18 @@ def cmd_sweep(args) -> int:
     factor = STUDIES[args.study][0]
     print(display_table(summarise(results), factor).to_string())
     return 0
+
+
+def checked_source(path: str):
+    """load_source, then one warning line per problem; a split that cannot be made is an error."""
+    from .data import DataError, load_source, problems
+
+    images, labels, source = load_source(path)
+    for problem in problems(images, labels):
+        if "fewer than 2 examples" in problem or "only one class" in problem:
+            raise DataError(f"{path}: {problem}")
+        print(f"warning: {path}: {problem}", file=sys.stderr)
+    return images, labels, source
 
 
 def check_out_dir(out: Path) -> None:

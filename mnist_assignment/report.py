@@ -225,7 +225,12 @@ def main(argv=None) -> int:
     parser.add_argument("--team", help=TEAM_HELP)
     parser.add_argument("--no-pdf", action="store_true")
     args = parser.parse_args(argv)
+    from .cli import interrupt_on_sigterm
+
+    interrupt_on_sigterm()
     try:
+        if (args.seeds is not None and args.seeds < 1) or (args.epochs is not None and args.epochs < 1):
+            raise ReportError("--seeds and --epochs must be at least 1")
         if args.quick:
             data = args.data or str(SAMPLE_DIR / "train.csv.gz")
         elif args.data:
@@ -261,7 +266,7 @@ def main(argv=None) -> int:
             export_pdf(nb, out / "report.pdf", header)
             print(f"wrote {display_path(out / 'report.pdf')}", flush=True)
         return 0
-    except (DataError, ReportError, ValueError) as err:
+    except (DataError, ReportError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

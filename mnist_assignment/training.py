@@ -48,7 +48,7 @@ class History:
         return cls(**data)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1, allow_nan=False)
+        return json.dumps(finite_only(self.to_dict()), indent=1, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> History:
@@ -58,6 +58,17 @@ class History:
 # chance level is ln(10) = 2.3; an epoch-mean loss 40x that means the weights have blown up,
 # even if the floats have not overflowed to inf/NaN yet
 DIVERGED_LOSS = 100.0
+
+
+def finite_only(value):
+    """JSON has no NaN or inf: they become null (a diverged value) wherever they sit."""
+    if isinstance(value, float):
+        return finite_or_none(value)
+    if isinstance(value, dict):
+        return {k: finite_only(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_only(v) for v in value]
+    return value
 
 
 def finite_or_none(x: float) -> float | None:
@@ -298,6 +309,9 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu"):
     name = str(path)
     if not Path(path).is_file():
         raise CheckpointError(f"{name}: no such checkpoint file")
+    if name.endswith(".npz"):
+        raise CheckpointError(f"{name}: a numpy-mlp model; predict takes a model.pt written by train "
+                              "(--model mlp or cnn)")
     try:
         blob = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:
