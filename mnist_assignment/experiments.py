@@ -59,6 +59,7 @@ STUDIES: dict[str, tuple[str, list[tuple[object, dict]]]] = {
     ]),
 }
 LOG_AXIS = {"lr", "batch_size"}
+MODELS = "models"  # the study name of single runs whose trained model is wanted back (run_all)
 CODE_FILES = ("config.py", "data.py", "models.py", "training.py", "stacked.py", "experiments.py")
 
 
@@ -144,25 +145,31 @@ def _init_worker(images: np.ndarray, labels: np.ndarray) -> None:
     # warm-up, so that the first timed task of each worker does not pay for torch's first calls
     tiny = prepare(images[:200], labels[:200])
     warm = replace(BASELINE, hidden=(8, 8), epochs=1, batch_size=50)
-    _train_task((0, [warm]), tiny)
-    _train_task((0, [warm, replace(warm, lr=0.1)]), tiny)
+    _train_task((0, [warm], True), tiny)
+    _train_task((0, [warm, replace(warm, lr=0.1)], False), tiny)
 
 
-def _train_task(task: tuple[int, list[TrainConfig]], split=None):
-    """One run alone, or several as one stack -> (task id, [(history dict, seconds)] per config)."""
+def _train_task(task: tuple[int, list[TrainConfig], bool], split=None):
+    """One run alone, or several as one stack -> (task id, [(history dict, seconds)] per config,
+    the trained weights of a lone run when asked to keep them, else None)."""
     from .stacked import train_stack
-    from .training import cpu_threads, fit, flush_denormals
+    from .training import cpu_threads, flush_denormals, train
 
-    task_id, cfgs = task
+    task_id, cfgs, keep = task
+    state = None
     # one thread always, so a result does not depend on how many workers ran it
     with cpu_threads(1), flush_denormals():
         start = time.perf_counter()
         if len(cfgs) == 1:
-            histories = [fit(cfgs[0], split or _SPLIT, verbose=False)]
+            model, history = train(cfgs[0], split or _SPLIT, verbose=False)
+            histories = [history]
+            if keep:
+                # as NumPy arrays: plain pickles between processes, no shared-memory tensors
+                state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
         else:
             histories = train_stack(cfgs, split or _SPLIT)[1]
         share = (time.perf_counter() - start) / len(cfgs)  # a stacked run's share of the wall time
-    return task_id, [(h.to_dict(), share) for h in histories]
+    return task_id, [(h.to_dict(), share) for h in histories], state
 
 
 def plan_tasks(cfgs: list[TrainConfig], stack: bool = True) -> list[list[int]]:
@@ -194,9 +201,22 @@ def plan_tasks(cfgs: list[TrainConfig], stack: bool = True) -> list[list[int]]:
 
     def cost(task):  # per epoch: arithmetic per run and sample, plus an overhead per step the stack shares
         cfg = cfgs[task[0]]
-        return cfg.epochs * (len(task) * (8 if cfg.model == "cnn" else 1) + 64 / cfg.batch_size)
+        return cfg.epochs * (len(task) * arithmetic(cfg) / arithmetic(BASELINE) + 64 / cfg.batch_size)
 
     return sorted(tasks, key=cost, reverse=True)  # longest first keeps both cores busy to the end
+
+
+def arithmetic(cfg: TrainConfig) -> int:
+    """Multiply-adds of one forward pass for one image, from the config alone (no model built)."""
+    total, n_in = 0, 784
+    if cfg.model == "cnn":
+        side, c_in = 28, 1
+        for c_out in cfg.channels:
+            total += side * side * c_in * c_out * 9
+            side, c_in = side // 2, c_out
+        n_in = c_in * side * side
+    widths = [n_in, *cfg.hidden, 10]
+    return total + sum(a * b for a, b in zip(widths, widths[1:]))
 
 
 def describe_task(finals: list[tuple[float | None, str]], seconds: float) -> str:
@@ -236,11 +256,13 @@ def default_workers() -> int:
 
 def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray, labels: np.ndarray,
                 data_sha256: str, store: ResultStore | None = None, reuse: bool | None = None,
-                workers: int | None = None, log=print, stack: bool = True) -> list[Result]:
+                workers: int | None = None, log=print, stack: bool = True,
+                models_out: dict | None = None) -> list[Result]:
     """Train every (study, value, config) job, seed included in its config; stored as they finish.
 
     A config that appears in several studies (the baseline is in three) is trained once.
     reuse: take a stored result whose config, data and code all match (default: env MNIST_REUSE=1).
+    Jobs of the study MODELS also hand back their trained weights: models_out[value] = state_dict.
     """
     from .models import pick_device
 
@@ -255,7 +277,7 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
     todo: dict[str, list[int]] = {}  # key -> the jobs it answers
     for i, (study, _value, cfg) in enumerate(jobs):
         key = run_key(cfg, data_sha256, code)
-        stored = store.load(study, key) if (store and reuse) else None
+        stored = store.load(study, key) if (store and reuse and study != MODELS) else None
         if stored is not None:
             results[i] = stored
         else:
@@ -272,7 +294,7 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
         log(f"training {_n(len(keys), 'run')} for {_n(len(jobs) - len(results), 'result')}: {stacked} of them in "
             f"{_n(sum(len(t) > 1 for t in tasks), 'stack')}, on {_n(min(workers, len(tasks)), 'worker')}")
 
-    def finish(task_id, outputs):
+    def finish(task_id, outputs, state=None):
         finals = []
         for (key, cfg), (history, seconds) in zip(tasks[task_id], outputs):
             for i in todo[key]:
@@ -280,6 +302,8 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
                 result = Result(study, value, cfg.seed, cfg.to_dict(), history, seconds, data_sha256, code)
                 if store is not None:
                     store.save(result, key)
+                if study == MODELS and models_out is not None:
+                    models_out[value] = state
                 results[i] = result
             final = None if history["diverged"] else history["epochs"][-1]["val_acc"]
             finals.append((final, f"{study} {value} seed {cfg.seed}"))
@@ -287,7 +311,8 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
         log(f"[{len(done)}/{len(tasks)}] {describe_task(finals, sum(s for _, s in outputs))}")
 
     done: list[int] = []
-    work = [(t, [cfg for _, cfg in task]) for t, task in enumerate(tasks)]
+    keep = {key for key, members in todo.items() if any(jobs[i][0] == MODELS for i in members)}
+    work = [(t, [cfg for _, cfg in task], any(key in keep for key, _ in task)) for t, task in enumerate(tasks)]
     if workers <= 1 or len(tasks) <= 1:
         split = prepare(images, labels, device)
         for task in work:
@@ -299,8 +324,8 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
             pool = ctx.Pool(min(workers, len(tasks)), initializer=_init_worker, initargs=(images, labels))
         with pool:
             # stored in the order they finish, so an interruption loses only tasks in flight
-            for task_id, outputs in pool.imap_unordered(_train_task, work):
-                finish(task_id, outputs)
+            for task_id, outputs, state in pool.imap_unordered(_train_task, work):
+                finish(task_id, outputs, state)
     return [results[i] for i in range(len(jobs))]
 
 
@@ -322,6 +347,27 @@ def run_studies(studies: list[str], images: np.ndarray, labels: np.ndarray, data
     jobs = study_jobs(studies, seeds, base)
     results = run_configs(jobs, images, labels, data_sha256, store, reuse, workers, log, stack)
     return {study: [r for r in results if r.study == study] for study in studies}
+
+
+def run_all(studies: list[str], models: dict[str, TrainConfig], images: np.ndarray, labels: np.ndarray,
+            data_sha256: str, seeds: int = 3, base: TrainConfig = BASELINE, store: ResultStore | None = None,
+            reuse: bool | None = None, workers: int | None = None, log=print, stack: bool = True):
+    """The studies and the single models the notebook needs, planned as one schedule (longest first
+    over all workers, so no core idles while the other trains a CNN) -> ({study: results},
+    {name: (model in eval mode, History)})."""
+    from .models import build_model, pick_device
+    from .training import History
+
+    jobs = study_jobs(studies, seeds, base) + [(MODELS, name, cfg) for name, cfg in models.items()]
+    states: dict = {}
+    results = run_configs(jobs, images, labels, data_sha256, store, reuse, workers, log, stack, states)
+    trained = {}
+    for r in results:
+        if r.study == MODELS:
+            model = build_model(TrainConfig.from_dict(r.config))
+            model.load_state_dict({k: torch.from_numpy(v) for k, v in states[r.value].items()})
+            trained[r.value] = (model.to(pick_device()).eval(), History.from_dict(r.history))
+    return {study: [r for r in results if r.study == study] for study in studies}, trained
 
 
 def run_study(study: str, images: np.ndarray, labels: np.ndarray, data_sha256: str,

@@ -127,17 +127,23 @@ def provenance(source: Source, quick: bool, seeds: int, epochs: int, device: str
     return "\n\n".join(lines)
 
 
-def study_runtime(runs: dict, seconds: float, fast: bool) -> str:
-    """How long the studies took, and how the runs shared stacks and cores."""
+def study_runtime(runs: dict, seconds: float, fast: bool, trained: dict | None = None) -> str:
+    """How long the studies (and the models trained with them) took, and how they shared cores."""
     results = [r for study in runs.values() for r in study]
     distinct = {json.dumps(r.config, sort_keys=True): r for r in results}.values()
     stacked = [r for r in distinct if r.history.get("stacked", 1) > 1]
     core = sum(r.seconds for r in distinct)
     how = (f"{plural(len(stacked), 'run')} of them trained in stacks (`FAST_STUDIES = True`)" if fast else
            "each trained alone by the loop shown in section 3 (`FAST_STUDIES = False`)")
+    models = ""
+    if trained:
+        models = (" Trained in the same schedule: "
+                  + join_words([f"{name} ({h.seconds:.0f} s on one core)" for name, (_, h) in trained.items()]) + ".")
+        seen = {json.dumps(r.config, sort_keys=True) for r in distinct}
+        core += sum(h.seconds for _, h in trained.values() if json.dumps(h.config, sort_keys=True) not in seen)
     return (f"{plural(len(results), 'result')} from {plural(len(distinct), 'distinct run')} (a configuration that "
-            f"appears in several studies trains once); {how}. Wall time: **{seconds:.0f} s**; the runs' times add "
-            f"up to {core:.0f} s of single-core time.")
+            f"appears in several studies trains once); {how}.{models} Wall time: **{seconds:.0f} s**; all these "
+            f"runs' times add up to {core:.0f} s of single-core time.")
 
 
 # ---------------------------------------------------------------- facts read off the curves

@@ -257,7 +257,7 @@ def main(argv=None) -> int:
 
             parameters["TEAM"] = check_team(args.team)
         start = time.perf_counter()
-        print(f"executing {NOTEBOOK.name} on {source.describe()} ...", flush=True)
+        print(f"executing {NOTEBOOK.name} (data: {source.describe()}) ...", flush=True)
         nb = execute(NOTEBOOK, out / NOTEBOOK.name, parameters, log=out / "report.log")
         print(f"executed in {time.perf_counter() - start:.0f} s -> {display_path(out / NOTEBOOK.name)}", flush=True)
         if not args.no_pdf:

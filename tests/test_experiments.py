@@ -205,3 +205,24 @@ def test_progress_is_one_line_per_task():
     assert describe_task([(None, "lr 1.0 seed 0")], 1.0).endswith("DIVERGED (1.0 s)")
     line = describe_task([(0.95, "lr 0.01 seed 0"), (0.97, "lr 0.1 seed 0"), (None, "lr 1 seed 0")], 30.4)
     assert line == "stack of 3 runs in 30 s; best lr 0.1 seed 0: val acc 0.9700; 1 diverged"
+
+
+def test_models_train_in_the_same_schedule_and_come_back_whole(tiny):
+    images, labels, sha = tiny
+    cnn = TrainConfig(model="cnn", channels=(4, 8), hidden=(16,), batchnorm=True, epochs=1, batch_size=128)
+    bn_drop = replace(FAST, batchnorm=True, dropout=0.2)
+    logs = []
+    runs, trained = experiments.run_all(["batchnorm"], {"cnn": cnn, "bn": bn_drop}, images, labels, sha,
+                                        seeds=1, base=FAST, workers=2, log=logs.append)
+    assert set(trained) == {"cnn", "bn"} and len(runs["batchnorm"]) == 2
+    # bn is also the batchnorm study's seed-0 "BatchNorm + dropout 0.2" run: trained once, used twice
+    assert logs[0].startswith("training 3 runs for 4 results")
+    study_run = next(r for r in runs["batchnorm"] if r.value == "BatchNorm + dropout 0.2")
+    model, history = trained["bn"]
+    assert history.epochs == study_run.epochs and not model.training
+    from mnist_assignment.data import prepare
+    from mnist_assignment.training import evaluate
+
+    split = prepare(images, labels)
+    assert evaluate(model, split.x_val, split.y_val)[1] == pytest.approx(history.final["val_acc"], abs=1e-9)
+    assert experiments.arithmetic(BASELINE) == 784 * 128 + 128 * 64 + 64 * 10
