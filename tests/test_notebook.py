@@ -82,7 +82,7 @@ def test_pdf_reads_as_a_report(quick_run):
     assert re.search(r"page 1 of \d+", pages[0][0])
     # prose-formatting code is hidden, the graded code is shown
     assert "Markdown(" not in text and "insights.lr_insight" not in text
-    assert "training.train(" in text and "data.prepare(" in text and "run_studies(" in text
+    assert "training.train(" in text and "data.prepare(" in text and "run_all(" in text
     assert "(s)" not in text
     starts = []
     for heading in SECTIONS:
