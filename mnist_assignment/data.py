@@ -87,7 +87,9 @@ def _decode(name: str, raw: bytes) -> bytes:
             raise DataError(f"{name}: corrupt gzip data ({err})") from None
     elif name.endswith(".gz"):
         raise DataError(f"{name}: not gzip data although the name ends in .gz")
-    raw = raw.removeprefix(b"\xef\xbb\xbf").rstrip()  # trailing blank lines are harmless
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    if raw[-1:].isspace() and (raw[-1:] != b"\n" or raw[-2:-1].isspace()):
+        raw = raw.rstrip()  # trailing blank lines are harmless; one final newline needs no copy
     if not raw:
         raise DataError(f"{name}: empty file")
     head = raw[:65536]
@@ -129,31 +131,49 @@ def _parse(name: str, raw: bytes) -> tuple[np.ndarray, np.ndarray | None]:
     columns, has_label = _header(name, text)
     if b"\n" not in text:
         raise DataError(f"{name}: no data rows after the header")
-    try:  # fast path: the C parser, strict integers; anything odd goes to _diagnose
+    order = [columns.index(c) for c in (["label"] if has_label else []) + PIXELS]
+    images, labels, done = [], [], 0
+    try:  # fast path: the C parser, strict integers, in chunks; anything odd goes to _diagnose
         import pandas as pd  # here, not at the top: check-data on a cached file never parses
 
-        frame = pd.read_csv(io.BytesIO(text), dtype=np.int64, skip_blank_lines=False,
-                            engine="c", header=0, names=columns)
-        values = frame.to_numpy()
-    except (ValueError, OverflowError):  # pandas' ParserError is a ValueError
+        # chunks of rows keep the int64 copy small: peak memory stays near the file's own size
+        with pd.read_csv(io.BytesIO(text), dtype=np.int64, skip_blank_lines=False, engine="c", header=0,
+                         names=columns, chunksize=CHUNK_ROWS) as reader:
+            for frame in reader:
+                values = frame.to_numpy()
+                if values.shape[1] != len(columns):
+                    _diagnose(name, text, columns)
+                pixels, label = _check_chunk(name, values[:, order], has_label, done)
+                images.append(pixels)
+                labels.append(label)
+                done += len(values)
+    except (ValueError, OverflowError) as err:  # pandas' ParserError is a ValueError
+        if isinstance(err, DataError):
+            raise
         _diagnose(name, text, columns)
         raise DataError(f"{name}: could not be parsed as integers") from None
-    if values.shape[1] != len(columns):
-        _diagnose(name, text, columns)
-    order = [columns.index(c) for c in (["label"] if has_label else []) + PIXELS]
-    values = values[:, order]  # reorder by name
+    if done == 0:
+        raise DataError(f"{name}: no data rows after the header")
+    return np.concatenate(images), (np.concatenate(labels) if has_label else None)
+
+
+CHUNK_ROWS = 4096
+
+
+def _check_chunk(name: str, values: np.ndarray, has_label: bool, done: int):
+    """Range checks of one chunk of rows (columns already in label, pixel0.. order) -> uint8, labels."""
     pixels = values[:, 1:] if has_label else values
     bad = np.argwhere((pixels < 0) | (pixels > 255))
     if len(bad):
         row, col = bad[0]
-        raise DataError(f"{name}: row {row + 1}, column pixel{col}: "
+        raise DataError(f"{name}: row {done + row + 1}, column pixel{col}: "
                         f"value {pixels[row, col]} is outside 0..255")
     labels = None
     if has_label:
         labels = values[:, 0].astype(np.int64)
         bad = np.flatnonzero((labels < 0) | (labels > 9))
         if len(bad):
-            raise DataError(f"{name}: row {bad[0] + 1}, column label: "
+            raise DataError(f"{name}: row {done + bad[0] + 1}, column label: "
                             f"value {labels[bad[0]]} is outside 0..9")
     return np.ascontiguousarray(pixels, dtype=np.uint8), labels
 
@@ -316,16 +336,15 @@ def duplicate_groups(images: np.ndarray) -> list[np.ndarray]:
     weights = rng.standard_normal((images.shape[1], 2))
     keys = np.concatenate([images[s:s + 4096].astype(np.float64) @ weights for s in range(0, len(images), 4096)])
     order = np.lexsort(keys.T[::-1])
-    groups, start = [], 0
-    for end in range(1, len(order) + 1):  # runs of equal keys, confirmed byte for byte
-        if end == len(order) or not np.array_equal(keys[order[end]], keys[order[start]]):
-            if end - start > 1:
-                members = order[start:end]
-                first = images[members[0]]
-                same = members[(images[members] == first).all(axis=1)]
-                if len(same) > 1:
-                    groups.append(np.sort(same))
-            start = end
+    ordered = keys[order]
+    starts = np.flatnonzero(np.r_[True, (ordered[1:] != ordered[:-1]).any(axis=1), True])
+    groups = []
+    for start, end in zip(starts[:-1], starts[1:]):  # runs of equal keys, confirmed byte for byte
+        if end - start > 1:
+            members = order[start:end]
+            same = members[(images[members] == images[members[0]]).all(axis=1)]
+            if len(same) > 1:
+                groups.append(np.sort(same))
     return groups
 
 
