@@ -244,7 +244,8 @@ def cmd_sweep(args) -> int:
     print(f"data: {source.describe()}")
     base = BASELINE if args.epochs is None else replace(BASELINE, epochs=args.epochs)
     results = run_study(args.study, images, labels, source.sha256, seeds=args.seeds, base=base,
-                        store=ResultStore(args.out), reuse=args.reuse or None, workers=args.workers)
+                        store=ResultStore(args.out), reuse=args.reuse or None, workers=args.workers,
+                        log=lambda line: print(line, flush=True))  # progress shows in pipes and logs too
     factor = STUDIES[args.study][0]
     print(display_table(summarise(results), factor).to_string())
     return 0

@@ -120,7 +120,7 @@ def test_sigterm_during_a_sweep_says_interrupted(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "mnist_assignment", "sweep", "lr", "--data", str(SAMPLE_TRAIN),
                              "--seeds", "3", "--out", str(tmp_path / "r"), "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True)
+                            env=dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1"), start_new_session=True)
     for line in proc.stdout:  # wait until the workers are training
         if line.startswith("[1/"):
             break
