@@ -117,11 +117,15 @@ def test_a_broken_stored_result_is_retrained_and_said(tmp_path, sample):
 
 
 def test_sigterm_during_a_sweep_says_interrupted(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "mnist_assignment", "sweep", "lr", "--data", str(SAMPLE_TRAIN),
-                             "--seeds", "3", "--out", str(tmp_path / "r"), "--workers", "2"],
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_assignment", "sweep", "batch_size",
+                             "--data", str(SAMPLE_TRAIN), "--seeds", "3", "--out", str(tmp_path / "r"),
+                             "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1"), start_new_session=True)
-    for line in proc.stdout:  # wait until the workers are training
+                            env=dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1"), start_new_session=True,
+                            # as from a terminal: a job started in the background by a script (CI) inherits
+                            # SIGINT ignored, and Python then never turns Ctrl-C into KeyboardInterrupt
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    for line in proc.stdout:  # wait until the workers are training (6 of 7 tasks still to come)
         if line.startswith("[1/"):
             break
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole group, workers included
