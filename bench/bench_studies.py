@@ -1,15 +1,20 @@
-"""Wall time of the assignment's studies + the bonus: stacked runs on workers against one by one.
+"""Wall time of study runs: our stacked runs on workers against the same runs one by one.
 
-usage: python bench/bench_studies.py [PATH] [--epochs 2] [--seeds 3]
-The five studies (lr, batch_size, regularization, dropout, adam_combos), every value with --seeds
-seeds, --epochs epochs a run (20 in the notebook; fewer here so that the reference finishes):
-  ours    experiments.run_studies: identical configs once, stacks (stacked.py), two workers
-  usual   every run one after another in this process with the usual notebook loop (bench_loop.py:
-          DataLoader(shuffle=True), loss.item() per step, a validation DataLoader)
-Prints both wall times and their ratio. Goal (issue 4): the 20-epoch studies in <= 5 min.
+usage: python bench/bench_studies.py [PATH] [--epochs 2] [--seeds 3] [--sweep STUDY]
+  ours    experiments.run_studies over the five studies (lr, batch_size, regularization, dropout,
+          adam_combos): identical configs once, stacks (stacked.py), one worker per core;
+          with --sweep STUDY: the command `python -m mnist_assignment sweep STUDY` as a user runs it,
+          timed as a whole (start-up, loading the data, starting the workers, the summary)
+  usual   the same runs one after another in this process with the usual notebook loop (bench_loop.py:
+          TensorDataset + DataLoader(shuffle=True), loss.item() per step, a validation DataLoader),
+          all threads, the same widths
+Prints both wall times and their ratio (bench/README.md; issue 14's goal: sweep lr at 20 epochs >= 3x).
 """
 
 import argparse
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import replace
 
@@ -18,7 +23,7 @@ from bench_loop import FULL_DATA, usual_epoch_times
 
 from mnist_assignment.config import BASELINE
 from mnist_assignment.data import load_source, prepare
-from mnist_assignment.experiments import run_studies, study_jobs
+from mnist_assignment.experiments import default_workers, run_studies, study_jobs
 
 STUDIES = ["lr", "batch_size", "regularization", "dropout", "adam_combos"]
 
@@ -28,23 +33,33 @@ def main() -> None:
     parser.add_argument("path", nargs="?", default=FULL_DATA)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--sweep", help="time this study's `sweep` command instead of the five studies")
     args = parser.parse_args()
     images, labels, source = load_source(args.path)
     base = replace(BASELINE, epochs=args.epochs)
-    jobs = study_jobs(STUDIES, args.seeds, base)
-    print(f"{args.path}: {len(jobs)} results of the studies {', '.join(STUDIES)}; {args.epochs} epochs a run")
+    studies = [args.sweep] if args.sweep else STUDIES
+    jobs = study_jobs(studies, args.seeds, base)
+    print(f"{args.path}: {len(jobs)} results of {', '.join(studies)}; {args.epochs} epochs a run, "
+          f"{args.seeds} seeds")
 
     start = time.perf_counter()
-    run_studies(STUDIES, images, labels, source.sha256, seeds=args.seeds, base=base, log=lambda line: None)
+    if args.sweep:
+        with tempfile.TemporaryDirectory() as out:
+            subprocess.run([sys.executable, "-m", "mnist_assignment", "sweep", args.sweep, "--data", args.path,
+                            "--seeds", str(args.seeds), "--epochs", str(args.epochs), "--out", out],
+                           check=True, stdout=subprocess.DEVNULL)
+    else:
+        run_studies(studies, images, labels, source.sha256, seeds=args.seeds, base=base, log=lambda line: None)
     ours = time.perf_counter() - start
 
     split = prepare(images, labels)
     start = time.perf_counter()
-    for _study, _value, cfg in jobs:
-        usual_epoch_times(split, cfg.batch_size, cfg.epochs, cfg)
+    for _cfg in dict.fromkeys(cfg for _, _, cfg in jobs):  # a config shared by two studies runs once, as ours
+        usual_epoch_times(split, _cfg.batch_size, _cfg.epochs, _cfg)
     usual = time.perf_counter() - start
-    print(f"ours {ours:.1f} s ({torch.get_num_threads()} cores, stacked, 2 workers)   usual one by one {usual:.1f} s"
-          f"   usual/ours {usual / ours:.2f}x")
+    what = f"sweep {args.sweep} command" if args.sweep else "run_studies"
+    print(f"ours ({what}, {default_workers()} workers) {ours:.1f} s   usual one by one "
+          f"({torch.get_num_threads()} threads) {usual:.1f} s   usual/ours {usual / ours:.2f}x")
 
 
 if __name__ == "__main__":

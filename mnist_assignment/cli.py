@@ -113,9 +113,9 @@ def interrupt_on_sigterm() -> None:
 
 
 def cmd_check_data(args) -> int:
-    from .data import load_digits, problems, sha256_file, summary
+    from .data import load_hashed, problems, summary
 
-    images, labels = load_digits(args.path, kind=args.kind)
+    images, labels, sha256 = load_hashed(args.path, kind=args.kind)
     for problem in problems(images, labels):
         print(f"warning: {args.path}: {problem}", file=sys.stderr)
     info = summary(images, labels)
@@ -125,7 +125,7 @@ def cmd_check_data(args) -> int:
     if labels is not None:
         print("class counts (0..9): " + " ".join(str(c) for c in info["class_counts"]))
     print(f"pixel mean/std (/255): {info['pixel_mean']:.4f} / {info['pixel_std']:.4f}")
-    print(f"sha256: {sha256_file(args.path)}")
+    print(f"sha256: {sha256}")
     return 0
 
 
@@ -257,7 +257,7 @@ def checked_source(path: str):
 
     images, labels, source = load_source(path)
     for problem in problems(images, labels):
-        if "fewer than 2 examples" in problem or "only one class" in problem:
+        if problem.fatal:
             raise DataError(f"{path}: {problem}")
         print(f"warning: {path}: {problem}", file=sys.stderr)
     return images, labels, source

@@ -31,10 +31,6 @@ class DataError(ValueError):
     """A data file that cannot be used; the message is one line naming file, row, column."""
 
 
-def sha256_file(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 # ---------------------------------------------------------------- loading + validation
 
 
@@ -45,12 +41,12 @@ def load_digits(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, 
     A binary cache beside the source makes the second load fast; it is keyed by the source's
     size, mtime and sha256 and rebuilt whenever it does not match or does not load.
     """
-    images, labels, _ = _load(path, kind)
+    images, labels, _ = load_hashed(path, kind)
     return images, labels
 
 
-def _load(path: str | Path, kind: str | None) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """load_digits plus the file's sha256, which the cache key computes anyway."""
+def load_hashed(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """load_digits plus the file's sha256, which the cache key computes anyway (one read, one hash)."""
     path = Path(path)
     name = str(path)
     if kind not in (None, "train", "test"):
@@ -309,7 +305,7 @@ def origin_of(path: str | Path) -> str:
 
 
 def load_source(path: str | Path) -> tuple[np.ndarray, np.ndarray, Source]:
-    images, labels, sha256 = _load(path, kind="train")  # one read and one hash of the file
+    images, labels, sha256 = load_hashed(path, kind="train")  # one read and one hash of the file
     source = Source(str(path), origin_of(path), len(labels), sha256)
     return images, labels, source
 
@@ -348,21 +344,32 @@ def duplicate_groups(images: np.ndarray) -> list[np.ndarray]:
     return groups
 
 
-def problems(images: np.ndarray, labels: np.ndarray | None) -> list[str]:
-    """What makes a file a poor basis for training or validation, one sentence each (empty: none)."""
+@dataclass(frozen=True)
+class Problem:
+    """One sentence about what makes a file a poor basis for training or validation."""
+
+    text: str
+    fatal: bool = False  # no stratified 80/20 split can be made: training must not start
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def problems(images: np.ndarray, labels: np.ndarray | None) -> list[Problem]:
+    """Each problem of the data, one sentence each (empty: none)."""
     found = []
     constant = int((images.min(axis=1) == images.max(axis=1)).sum())
     if constant:
-        found.append(f"{constant:,} of {len(images):,} images are a single flat colour (all pixels equal)")
+        found.append(Problem(f"{constant:,} of {len(images):,} images are a single flat colour (all pixels equal)"))
     if labels is not None:
         counts = np.bincount(labels, minlength=10)
         present = np.flatnonzero(counts)
         if len(present) == 1:
-            found.append(f"only one class (digit {present[0]}): accuracy will mean nothing")
+            found.append(Problem(f"only one class (digit {present[0]}): accuracy will mean nothing", fatal=True))
         rare = [d for d in present if counts[d] < 2]
         if rare:
-            found.append(f"digit {', '.join(map(str, rare))} has fewer than 2 examples: a stratified split "
-                         "needs at least 2 of every class present")
+            found.append(Problem(f"digit {', '.join(map(str, rare))} has fewer than 2 examples: a stratified "
+                                 "split needs at least 2 of every class present", fatal=True))
     groups = duplicate_groups(images)
     if groups:
         copies = sum(len(g) - 1 for g in groups)
@@ -376,7 +383,7 @@ def problems(images: np.ndarray, labels: np.ndarray | None) -> list[str]:
             crossing = sum(1 for g in groups if in_val[g].any() and not in_val[g].all())
             text += (f"; {crossing:,} groups have copies on both sides of the 80/20 split, so validation sees "
                      "digits it trained on (leakage)" if crossing else "; none crosses the 80/20 split")
-        found.append(text)
+        found.append(Problem(text))
     return found
 
 

@@ -172,14 +172,15 @@ def _train_task(task: tuple[int, list[TrainConfig], bool], split=None):
     return task_id, [(h.to_dict(), share) for h in histories], state
 
 
-def plan_tasks(cfgs: list[TrainConfig], stack: bool = True) -> list[list[int]]:
+def plan_tasks(cfgs: list[TrainConfig], stack: bool = True, workers: int = 1) -> list[list[int]]:
     """Group runs (indices into cfgs) into tasks, the most expensive first.
 
     stack=False: every run is its own task, trained by training.fit (the loop the notebook shows).
 
     Runs that share a seed and everything stacked.stack_key looks at share their batches: one
     stack. A run left alone that way (the batch-size study's) joins the runs of other seeds with
-    the same key, each with its own batches. Everything else trains alone.
+    the same key, each with its own batches. Everything else trains alone. With several workers,
+    stacks are then split until no worker is left idle at the end (balanced).
     """
     from .stacked import stack_key
 
@@ -203,7 +204,48 @@ def plan_tasks(cfgs: list[TrainConfig], stack: bool = True) -> list[list[int]]:
         cfg = cfgs[task[0]]
         return cfg.epochs * (len(task) * arithmetic(cfg) / arithmetic(BASELINE) + 64 / cfg.batch_size)
 
-    return sorted(tasks, key=cost, reverse=True)  # longest first keeps both cores busy to the end
+    return sorted(balanced(tasks, cost, workers), key=cost, reverse=True)  # longest first: no idle core at the end
+
+
+def finish_time(costs: list[float], workers: int) -> float:
+    """When the last of these tasks ends if each, longest first, goes to the worker free first."""
+    loads = [0.0] * workers
+    for c in sorted(costs, reverse=True):
+        loads[loads.index(min(loads))] += c
+    return max(loads)
+
+
+def balanced(tasks: list[list[int]], cost, workers: int) -> list[list[int]]:
+    """Halve the costliest stacks while that brings the last finish closer to total work / workers.
+
+    Why: the lr sweep alone is 3 stacks (one per seed) for 2 workers, so one worker would idle for
+    a third of the time. A half-stack does the same arithmetic per run (tests/test_stacked.py: a
+    run's numbers do not depend on the runs beside it), only its per-step overhead is paid twice.
+    """
+    while workers > 1:
+        ideal = sum(map(cost, tasks)) / workers
+        now = finish_time([cost(t) for t in tasks], workers)
+        stacks = [t for t in tasks if len(t) >= 4]  # halves of two or more stay stacks
+        if now <= 1.05 * ideal or not stacks:
+            break
+        top = max(map(cost, stacks))
+        biggest = [t for t in stacks if cost(t) == top]
+        # halve the first of the costliest stacks, or all of them (for 4 workers and 3 equal stacks,
+        # halving one alone gains nothing); keep the better if it ends sooner
+        candidates = [halve(tasks, biggest[:1]), halve(tasks, biggest)]
+        split = min(candidates, key=lambda c: finish_time([cost(t) for t in c], workers))
+        if finish_time([cost(t) for t in split], workers) >= now:
+            break
+        tasks = split
+    return tasks
+
+
+def halve(tasks: list[list[int]], stacks: list[list[int]]) -> list[list[int]]:
+    """tasks with each of these stacks cut into two halves."""
+    out = [t for t in tasks if not any(t is s for s in stacks)]
+    for t in stacks:
+        out += [t[:(len(t) + 1) // 2], t[(len(t) + 1) // 2:]]
+    return out
 
 
 def arithmetic(cfg: TrainConfig) -> int:
@@ -246,8 +288,9 @@ def quiet_children():
         signal.signal(signal.SIGINT, before)
 
 
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """"1 run", "2 runs", "1,200 runs": for the progress lines here and the report's prose (insights)."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def default_workers() -> int:
@@ -285,14 +328,15 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
                 log(f"{store.path(study, key)}: unreadable or incomplete stored result; training it again")
             todo.setdefault(key, []).append(i)
     if len(results):
-        log(f"reusing {_n(len(results), 'stored result')} with matching config, data and code")
+        log(f"reusing {plural(len(results), 'stored result')} with matching config, data and code")
     keys = list(todo)
     cfgs = [jobs[todo[key][0]][2] for key in keys]
-    tasks = [[(keys[i], cfgs[i]) for i in task] for task in plan_tasks(cfgs, stack)]
+    tasks = [[(keys[i], cfgs[i]) for i in task] for task in plan_tasks(cfgs, stack, workers)]
     if tasks:
         stacked = sum(len(t) for t in tasks if len(t) > 1)
-        log(f"training {_n(len(keys), 'run')} for {_n(len(jobs) - len(results), 'result')}: {stacked} of them in "
-            f"{_n(sum(len(t) > 1 for t in tasks), 'stack')}, on {_n(min(workers, len(tasks)), 'worker')}")
+        log(f"training {plural(len(keys), 'run')} for {plural(len(jobs) - len(results), 'result')}: "
+            f"{stacked} of them in {plural(sum(len(t) > 1 for t in tasks), 'stack')}, "
+            f"on {plural(min(workers, len(tasks)), 'worker')}")
 
     def finish(task_id, outputs, state=None):
         finals = []

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .data import Source
-from .experiments import by_value, paired, ranking
+from .experiments import by_value, paired, plural, ranking
 
 # ---------------------------------------------------------------- words and numbers
 
@@ -28,10 +28,6 @@ def pct(x: float, std: float | None = None) -> str:
 
 def points(x: float) -> str:
     return f"{100 * x:.2f} {'point' if round(abs(100 * x), 2) == 1 else 'points'}"
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def join_words(items: list[str], last: str = "and") -> str:

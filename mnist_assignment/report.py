@@ -99,6 +99,16 @@ def kernel_env(cwd: Path) -> dict:
     return env
 
 
+def kernel_manager(sockets: Path):
+    """The kernel talks to us over local socket files (private to this user) where the system has
+    them, instead of TCP ports, which also made the kernel warn on the terminal about plain-text TCP."""
+    from jupyter_client.manager import KernelManager
+
+    if os.name != "posix":  # no IPC transport on Windows: TCP on localhost
+        return KernelManager(kernel_name="python3")
+    return KernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / "kernel"))
+
+
 def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600,
             log: Path | None = None) -> nbformat.NotebookNode:
     from nbclient import NotebookClient
@@ -107,7 +117,8 @@ def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600,
     nb = nbformat.read(source, as_version=4)
     set_parameters(nb, parameters)
     target.parent.mkdir(parents=True, exist_ok=True)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    sockets = tempfile.TemporaryDirectory(prefix="mnist-kernel-")
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", km=kernel_manager(Path(sockets.name)),
                             resources={"metadata": {"path": str(target.parent)}})
     try:
         client.execute(env=kernel_env(target.parent))  # passed on to the kernel's start
@@ -121,6 +132,8 @@ def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600,
             write_atomic(log, re.sub(r"\x1b\[[0-9;]*m", "", str(err)))
         raise ReportError(f"the notebook failed in section '{where}': {cause.splitlines()[0][:200]}"
                           + (f" (full trace in {log.name})" if log is not None else "")) from None
+    finally:
+        sockets.cleanup()
     for cell in nb.cells:  # execution counts and timings are diff noise
         cell.metadata.pop("execution", None)
     write_atomic(target, nbformat.writes(nb))

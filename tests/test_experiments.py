@@ -167,6 +167,24 @@ def test_runs_are_planned_into_stacks_and_shared_configs_train_once(tiny, tmp_pa
     assert len(list(tmp_path.glob("*/*.json"))) == 11
 
 
+def test_stacks_are_halved_so_that_no_worker_idles_at_the_end():
+    from mnist_assignment.experiments import arithmetic, finish_time, plan_tasks, study_jobs
+
+    cfgs = [cfg for _, _, cfg in study_jobs(["lr"], seeds=3, base=BASELINE)]
+
+    def sizes(workers):
+        return sorted(len(t) for t in plan_tasks(cfgs, workers=workers))
+
+    assert sizes(1) == [7, 7, 7]  # one per seed: nothing to balance
+    tasks = plan_tasks(cfgs, workers=2)
+    assert sorted(i for t in tasks for i in t) == list(range(len(cfgs)))  # each run once
+    assert all(len(t) >= 2 for t in tasks)  # halves are still stacks (same numbers as the whole)
+    assert all(len({cfgs[i].seed for i in t}) == 1 for t in tasks)  # each half shares its batches
+    costs = [len(t) + 1 for t in tasks]  # plan_tasks' cost at batch 64: runs + the shared per-step overhead
+    assert finish_time(costs, 2) <= 1.1 * sum(costs) / 2  # 3 whole stacks would end at 16 of 24
+    assert finish_time([8, 8, 8], 2) == 16 and arithmetic(BASELINE) == 784 * 128 + 128 * 64 + 64 * 10
+
+
 def test_divergence_shows_in_summary_and_plots(tiny, tmp_path):
     images, labels, sha = tiny
     jobs = [("lr", v, replace(FAST, lr=v, seed=s)) for v in (0.01, 1e6) for s in (0, 1)]

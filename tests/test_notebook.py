@@ -183,3 +183,15 @@ def snapshot(root: Path) -> dict:
             path = Path(dirpath) / name
             out[str(path.relative_to(root))] = path.stat().st_mtime_ns
     return out
+
+
+def test_the_kernel_talks_over_private_socket_files_and_says_nothing_on_the_terminal(tmp_path, capfd):
+    source = tmp_path / "a.ipynb"
+    cells = [nbformat.v4.new_code_cell("X = 1", metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell("X + 1")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), source)
+    nb = report.execute(source, tmp_path / "b.ipynb", {"X": 41})
+    assert nb.cells[1].outputs[0]["data"]["text/plain"] == "42"
+    err = capfd.readouterr().err
+    if os.name == "posix":  # over TCP the kernel warned about plain-text ports on every report
+        assert "without encryption" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ipynb", "b.ipynb"]  # no socket files left

@@ -142,3 +142,18 @@ def test_the_one_private_torch_call_still_computes_torch_adam():
         fused_adam_(ours, grads, m, v, [step] * len(ours), lr=0.01)
     for a, b in zip(ours, theirs):
         assert torch.equal(a, b.detach())
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_run_gets_the_same_numbers_in_a_half_stack(small_split, optimizer):
+    """experiments.balanced halves stacks to keep every worker busy: how many workers there are
+    must not change a digit, so a run in half a stack must give exactly what it gives in the whole."""
+    cfgs = [replace(BASE, optimizer=optimizer, lr=lr, dropout=p, layernorm=ln)
+            for lr, p, ln in ((0.003, 0.0, False), (0.01, 0.2, True), (0.03, 0.2, False), (0.1, 0.0, True),
+                              (0.3, 0.5, False))]
+    with cpu_threads(1):
+        whole = train_stack(cfgs, small_split)[1]
+        halves = train_stack(cfgs[:3], small_split)[1] + train_stack(cfgs[3:], small_split)[1]
+    for a, b in zip(whole, halves):
+        assert [e["val_loss"] for e in a.epochs] == [e["val_loss"] for e in b.epochs]  # exactly
+        assert [it["train_loss"] for it in a.iterations] == [it["train_loss"] for it in b.iterations]
