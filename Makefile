@@ -47,7 +47,9 @@ bench: venv
 	$(PY) bench/bench_cli.py $(if $(DATA),$(DATA),)
 	$(PY) bench/bench_load.py $(if $(DATA),$(DATA),)
 	$(PY) bench/bench_loop.py $(if $(DATA),$(DATA),)
-	$(PY) bench/bench_studies.py $(if $(DATA),$(DATA),)
+	$(PY) bench/bench_studies.py $(if $(DATA),$(DATA),) --sweep lr --epochs 20
+	$(PY) bench/bench_schedule.py $(if $(DATA),$(DATA),)
+	$(PY) bench/bench_presets.py $(if $(DATA),$(DATA),)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -13,6 +13,12 @@ from pathlib import Path
 
 
 def alive(pid: int) -> bool:
+    """Whether process pid still runs (a lock or temp file of a dead one may be taken over)."""
+    if os.name == "nt":
+        # never os.kill there: signal 0 is CTRL_C_EVENT on Windows, which would interrupt the other run
+        import ctypes
+
+        return windows_alive(pid, ctypes.WinDLL("kernel32", use_last_error=True), ctypes)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -20,6 +26,23 @@ def alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True  # someone else's process, or a platform that cannot tell: assume alive
     return True
+
+
+STILL_ACTIVE, ERROR_INVALID_PARAMETER, QUERY_LIMITED_INFORMATION = 259, 87, 0x1000
+
+
+def windows_alive(pid: int, kernel32, ctypes) -> bool:
+    """alive() on Windows, asked of the kernel32 it is given (tests give a stand-in)."""
+    handle = kernel32.OpenProcess(QUERY_LIMITED_INFORMATION, False, pid)
+    if not handle:
+        return ctypes.get_last_error() != ERROR_INVALID_PARAMETER  # no such process; else: not ours, alive
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True  # cannot tell: assume alive
+        return code.value == STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 def sweep_stale(path: Path) -> None:

@@ -99,6 +99,37 @@ def test_stale_temp_files_of_killed_processes_are_swept(tmp_path):
     assert target.read_text() == "whole" and not stale.exists()
 
 
+class FakeKernel32:
+    """Windows' process calls, as the lock's liveness check uses them (no Windows machine here)."""
+
+    def __init__(self, running: dict, error: int = 87):
+        self.running, self.error, self.closed = running, error, []
+
+    def OpenProcess(self, access, inherit, pid):  # noqa: N802 (the Windows API's names)
+        return pid if pid in self.running else 0
+
+    def GetExitCodeProcess(self, handle, code_ref):  # noqa: N802
+        code_ref._obj.value = self.running[handle]
+        return 1
+
+    def CloseHandle(self, handle):  # noqa: N802
+        self.closed.append(handle)
+
+
+def test_on_windows_liveness_is_asked_without_sending_a_signal(monkeypatch):
+    import ctypes
+
+    monkeypatch.setattr(os, "kill", lambda *a: pytest.fail("os.kill(pid, 0) is Ctrl-C on Windows"))
+    kernel32 = FakeKernel32({10: files.STILL_ACTIVE, 11: 0})
+    monkeypatch.setattr(ctypes, "get_last_error", lambda: kernel32.error, raising=False)
+    assert files.windows_alive(10, kernel32, ctypes)  # running
+    assert not files.windows_alive(11, kernel32, ctypes)  # exited, handle still there
+    assert not files.windows_alive(12, kernel32, ctypes)  # no such process: its lock is stale
+    kernel32.error = 5  # access denied: another user's live process
+    assert files.windows_alive(12, kernel32, ctypes)
+    assert kernel32.closed == [10, 11]
+
+
 def test_a_broken_stored_result_is_retrained_and_said(tmp_path, sample):
     images, labels = sample
     cfg = replace(BASELINE, hidden=(8,), epochs=1, batch_size=256)

@@ -1,0 +1,64 @@
+"""The full report's training, scheduled as the notebook runs it, against the same runs one by one.
+
+usage: python bench/bench_schedule.py [TRAIN_CSV] [--epochs 2] [--seeds 3]
+Every run of the notebook's section 5 cell (its seven studies, the CNN and best-MLP presets, the
+early-stopping run, BatchNorm + dropout) with every epoch count divided as --epochs is to 20, so
+that the one-by-one reference finishes in minutes:
+  schedule    experiments.run_all as the notebook calls it: stacks, halved where that balances
+              the workers, longest first, one worker per core
+  unstacked   run_all(stack=False): every run with training.fit (the notebook's FAST_STUDIES = False),
+              on the same workers
+  sequential  run_all(stack=False, workers=1): every run with training.fit, one after another in
+              this process, all threads
+Prints both wall times and their ratio; the schedule's time x 20/--epochs approximates the report's.
+"""
+
+import argparse
+import time
+from dataclasses import replace
+
+from bench_loop import FULL_DATA
+
+from mnist_assignment.config import BASELINE, PRESETS
+from mnist_assignment.data import load_source
+from mnist_assignment.experiments import default_workers, run_all
+
+# as the notebook's section 5 cell
+STUDIES = ["lr", "batch_size", "regularization", "dropout", "adam_combos", "optimizers", "batchnorm"]
+
+
+def models(scale: float) -> dict:
+    def scaled(cfg):
+        return replace(cfg, epochs=max(1, round(cfg.epochs * scale)))
+
+    return {"cnn": scaled(PRESETS["cnn"]), "best-mlp": scaled(PRESETS["best-mlp"]),
+            "early stopping": scaled(replace(BASELINE, optimizer="adam", lr=0.001, dropout=0.2, epochs=40,
+                                             patience=3)),
+            "BatchNorm + dropout": scaled(replace(BASELINE, batchnorm=True, dropout=0.2))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path", nargs="?", default=FULL_DATA)
+    parser.add_argument("--epochs", type=int, default=2, help="the studies' epochs (the notebook: 20)")
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args()
+    images, labels, source = load_source(args.path)
+    base = replace(BASELINE, epochs=args.epochs)
+    singles = models(args.epochs / 20)
+    print(f"{args.path}: the report's studies ({args.seeds} seeds, {args.epochs} epochs) and "
+          f"{len(singles)} single models at {args.epochs}/20 of their epochs")
+    timings = {}
+    for name, kwargs in (("schedule", {}), ("unstacked", {"stack": False}),
+                         ("sequential", {"stack": False, "workers": 1})):
+        start = time.perf_counter()
+        run_all(STUDIES, singles, images, labels, source.sha256, seeds=args.seeds, base=base,
+                log=lambda line: None, **kwargs)
+        timings[name] = time.perf_counter() - start
+        print(f"{name:10s} {timings[name]:.1f} s", flush=True)
+    print(f"{default_workers()} workers; sequential/schedule {timings['sequential'] / timings['schedule']:.2f}x, "
+          f"unstacked/schedule {timings['unstacked'] / timings['schedule']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
