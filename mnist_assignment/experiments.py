@@ -145,31 +145,31 @@ def _init_worker(images: np.ndarray, labels: np.ndarray) -> None:
     # warm-up, so that the first timed task of each worker does not pay for torch's first calls
     tiny = prepare(images[:200], labels[:200])
     warm = replace(BASELINE, hidden=(8, 8), epochs=1, batch_size=50)
-    _train_task((0, [warm], True), tiny)
-    _train_task((0, [warm, replace(warm, lr=0.1)], False), tiny)
+    _train_task((0, [warm], [True]), tiny)
+    _train_task((0, [warm, replace(warm, lr=0.1)], [False, True]), tiny)
 
 
-def _train_task(task: tuple[int, list[TrainConfig], bool], split=None):
+def _train_task(task: tuple[int, list[TrainConfig], list[bool]], split=None):
     """One run alone, or several as one stack -> (task id, [(history dict, seconds)] per config,
-    the trained weights of a lone run when asked to keep them, else None)."""
+    [the trained weights of each run asked to keep them, else None])."""
     from .stacked import train_stack
     from .training import cpu_threads, flush_denormals, train
 
     task_id, cfgs, keep = task
-    state = None
     # one thread always, so a result does not depend on how many workers ran it
     with cpu_threads(1), flush_denormals():
         start = time.perf_counter()
         if len(cfgs) == 1:
             model, history = train(cfgs[0], split or _SPLIT, verbose=False)
-            histories = [history]
-            if keep:
-                # as NumPy arrays: plain pickles between processes, no shared-memory tensors
-                state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+            histories, models = [history], [model]
         else:
-            histories = train_stack(cfgs, split or _SPLIT)[1]
+            stack, histories = train_stack(cfgs, split or _SPLIT)
+            models = stack.unstack() if any(keep) else [None] * len(cfgs)  # None: a run that diverged
         share = (time.perf_counter() - start) / len(cfgs)  # a stacked run's share of the wall time
-    return task_id, [(h.to_dict(), share) for h in histories], state
+    # as NumPy arrays: plain pickles between processes, no shared-memory tensors
+    states = [{k: v.detach().cpu().numpy() for k, v in m.state_dict().items()} if wanted and m is not None else None
+              for m, wanted in zip(models, keep)]
+    return task_id, [(h.to_dict(), share) for h in histories], states
 
 
 def plan_tasks(cfgs: list[TrainConfig], stack: bool = True, workers: int = 1) -> list[list[int]]:
@@ -338,9 +338,9 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
             f"{stacked} of them in {plural(sum(len(t) > 1 for t in tasks), 'stack')}, "
             f"on {plural(min(workers, len(tasks)), 'worker')}")
 
-    def finish(task_id, outputs, state=None):
+    def finish(task_id, outputs, states):
         finals = []
-        for (key, cfg), (history, seconds) in zip(tasks[task_id], outputs):
+        for (key, cfg), (history, seconds), state in zip(tasks[task_id], outputs, states):
             for i in todo[key]:
                 study, value, _ = jobs[i]
                 result = Result(study, value, cfg.seed, cfg.to_dict(), history, seconds, data_sha256, code)
@@ -356,7 +356,7 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
 
     done: list[int] = []
     keep = {key for key, members in todo.items() if any(jobs[i][0] == MODELS for i in members)}
-    work = [(t, [cfg for _, cfg in task], any(key in keep for key, _ in task)) for t, task in enumerate(tasks)]
+    work = [(t, [cfg for _, cfg in task], [key in keep for key, _ in task]) for t, task in enumerate(tasks)]
     if workers <= 1 or len(tasks) <= 1:
         split = prepare(images, labels, device)
         for task in work:
@@ -368,8 +368,8 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
             pool = ctx.Pool(min(workers, len(tasks)), initializer=_init_worker, initargs=(images, labels))
         with pool:
             # stored in the order they finish, so an interruption loses only tasks in flight
-            for task_id, outputs, state in pool.imap_unordered(_train_task, work):
-                finish(task_id, outputs, state)
+            for task_id, outputs, states in pool.imap_unordered(_train_task, work):
+                finish(task_id, outputs, states)
     return [results[i] for i in range(len(jobs))]
 
 

@@ -46,7 +46,9 @@ def hidden_block(n_in: int, n_out: int, cfg: TrainConfig, generator: torch.Gener
     else:
         norm = nn.Identity()
     return nn.Sequential(
-        nn.Linear(n_in, n_out),
+        # BatchNorm subtracts the batch mean, so a bias before it would get only rounding noise as its
+        # gradient (which Adam would scale up into steps); BatchNorm's own shift takes its place
+        nn.Linear(n_in, n_out, bias=not cfg.batchnorm),
         norm,
         nn.ReLU(),
         Dropout(cfg.dropout, generator) if cfg.dropout > 0 else nn.Identity(),

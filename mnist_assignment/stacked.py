@@ -31,9 +31,13 @@ UPDATES = ("sgd", "momentum", "adam")
 
 def stack_key(cfg: TrainConfig) -> tuple | None:
     """Runs with equal keys can train together; None: this run trains alone (training.train)."""
-    alone = (cfg.model != "mlp" or cfg.batchnorm or cfg.shift or cfg.label_smoothing or cfg.weight_decay
-             or cfg.schedule != "constant" or cfg.patience or cfg.optimizer not in UPDATES)
-    return None if alone else (cfg.hidden, cfg.batch_size, cfg.epochs, cfg.optimizer, cfg.log_every)
+    # BatchNorm makes the gradient of a weight whose input is constant over a batch (a blank pixel)
+    # pure rounding noise, which Adam scales up into full steps: such a run is defined by its rounding
+    # and a stack cannot reproduce it; SGD's steps of that noise are negligible
+    alone = (cfg.model != "mlp" or cfg.shift or cfg.label_smoothing or cfg.weight_decay
+             or cfg.schedule != "constant" or cfg.patience or cfg.optimizer not in UPDATES
+             or (cfg.batchnorm and cfg.optimizer == "adam"))
+    return None if alone else (cfg.hidden, cfg.batch_size, cfg.epochs, cfg.optimizer, cfg.log_every, cfg.batchnorm)
 
 
 def rows(t: torch.Tensor, picks: list[int]) -> torch.Tensor:
@@ -71,14 +75,28 @@ class StackedMLP(nn.Module):
         # each layer [M, in, out], one batched matmul; run-major, so that one run's slice is contiguous
         self.weights = nn.ParameterList(
             [nn.Parameter(torch.stack([lin.weight.detach().T for lin in layer]).contiguous()) for layer in layers])
+        # a layer without bias (before BatchNorm) gets a zero one that never trains: one forward for all
         self.biases = nn.ParameterList(
-            [nn.Parameter(torch.stack([lin.bias.detach() for lin in layer]).unsqueeze(1)) for layer in layers])
+            [nn.Parameter(torch.stack([lin.bias.detach() for lin in layer]).unsqueeze(1)) if layer[0].bias is not None
+             else nn.Parameter(torch.zeros(len(cfgs), 1, layer[0].out_features), requires_grad=False)
+             for layer in layers])
         groups = [switch_group(c) for c in cfgs]
         self.n_dropout = groups.count(0) + groups.count(1)  # runs [0, n_dropout)
         self.ln_runs = slice(self.n_dropout - groups.count(1), len(cfgs) - groups.count(3))
         n_ln = self.ln_runs.stop - self.ln_runs.start
         self.ln_weights = nn.ParameterList([nn.Parameter(torch.ones(n_ln, 1, w)) for w in cfgs[0].hidden])
         self.ln_biases = nn.ParameterList([nn.Parameter(torch.zeros(n_ln, 1, w)) for w in cfgs[0].hidden])
+        # BatchNorm (a stack is all BatchNorm or none, stack_key): each run's own scale, shift and running
+        # statistics, [M, 1, width] per hidden layer
+        self.batchnorm, self.bn_steps = cfgs[0].batchnorm, 0
+        norms = list(zip(*[[block[1] for block in m.hidden] for m in models])) if self.batchnorm else []
+        self.bn_weights = nn.ParameterList([nn.Parameter(torch.stack([bn.weight.detach() for bn in layer]).unsqueeze(1))
+                                            for layer in norms])
+        self.bn_biases = nn.ParameterList([nn.Parameter(torch.stack([bn.bias.detach() for bn in layer]).unsqueeze(1))
+                                           for layer in norms])
+        for i, layer in enumerate(norms):
+            self.register_buffer(f"bn_mean{i}", torch.stack([bn.running_mean for bn in layer]).unsqueeze(1))
+            self.register_buffer(f"bn_var{i}", torch.stack([bn.running_var for bn in layer]).unsqueeze(1))
         self.register_buffer("p", torch.tensor([c.dropout for c in cfgs[:self.n_dropout]]).view(-1, 1, 1))
         # the streams the runs' own Dropout layers would draw from: one per seed
         self.seeds = sorted({c.seed for c in cfgs})
@@ -96,7 +114,9 @@ class StackedMLP(nn.Module):
     def activate(self, h: torch.Tensor, i: int) -> torch.Tensor:
         """Hidden layer i's norm -> ReLU -> dropout (models.hidden_block), each on its own runs."""
         a, b = self.ln_runs.start, self.ln_runs.stop
-        if b > a:  # split, not slices: a slice's backward fills a whole zero tensor for its part
+        if self.batchnorm:
+            h = self.batch_norm(h, i)
+        elif b > a:  # split, not slices: a slice's backward fills a whole zero tensor for its part
             before, runs, after = h.split([a, b - a, len(h) - b])
             normed = torch.addcmul(self.ln_biases[i], F.layer_norm(runs, h.shape[-1:]), self.ln_weights[i])
             h = torch.cat([before, normed, after])
@@ -111,20 +131,40 @@ class StackedMLP(nn.Module):
             h = torch.cat([runs * mask, after])
         return h
 
+    def batch_norm(self, h: torch.Tensor, i: int) -> torch.Tensor:
+        """nn.BatchNorm1d (momentum 0.1, eps 1e-5) of each run over its own batch, [M, B, width]."""
+        running_mean, running_var = getattr(self, f"bn_mean{i}"), getattr(self, f"bn_var{i}")
+        if self.training:
+            mean, var = h.mean(1, keepdim=True), h.var(1, unbiased=False, keepdim=True)
+            with torch.no_grad():  # the running variance is the unbiased one, as in torch
+                n = h.shape[1]
+                running_mean.mul_(0.9).add_(mean, alpha=0.1)
+                running_var.mul_(0.9).add_(var * (n / (n - 1)), alpha=0.1)
+            if i == 0:
+                self.bn_steps += 1
+        else:
+            mean, var = running_mean, running_var
+        return torch.addcmul(self.bn_biases[i], (h - mean) * torch.rsqrt(var + 1e-5), self.bn_weights[i])
+
     def run_ranges(self) -> list[tuple[nn.Parameter, range]]:
         """Each parameter with the runs (stack indices) it holds, one per slice of its first dimension."""
         ln = range(len(self.cfgs))[self.ln_runs]
-        return ([(p, range(len(self.cfgs))) for p in [*self.weights, *self.biases]]
+        trained = [*self.weights, *[b for b in self.biases if b.requires_grad], *self.bn_weights, *self.bn_biases]
+        return ([(p, range(len(self.cfgs))) for p in trained]
                 + [(p, ln) for p in [*self.ln_weights, *self.ln_biases] if len(ln)])
 
     def keep(self, runs: list[int]) -> None:
         """Train on with these runs only (stack indices, ascending): a diverged run stops costing work."""
         a, b = self.ln_runs.start, self.ln_runs.stop
+        for i in range(len(self.bn_weights)):
+            for name in (f"bn_mean{i}", f"bn_var{i}"):
+                setattr(self, name, rows(getattr(self, name), runs))
         for params, picks in ((self.weights, runs), (self.biases, runs),
+                              (self.bn_weights, runs), (self.bn_biases, runs),
                               (self.ln_weights, [r - a for r in runs if a <= r < b]),
                               (self.ln_biases, [r - a for r in runs if a <= r < b])):
             for k, p in enumerate(params):
-                params[k] = nn.Parameter(rows(p.detach(), picks))
+                params[k] = nn.Parameter(rows(p.detach(), picks), requires_grad=p.requires_grad)
         self.p = self.p[[r for r in runs if r < self.n_dropout]]
         self.seed_index = self.seed_index[runs]
         self.ln_runs = slice(sum(r < a for r in runs), sum(r < b for r in runs))
@@ -141,10 +181,18 @@ class StackedMLP(nn.Module):
             with torch.no_grad():
                 for j, (lin, w, b) in enumerate(zip(linears, self.weights, self.biases)):
                     lin.weight.copy_(w[i].T)
-                    lin.bias.copy_(b[i, 0])
+                    if lin.bias is not None:
+                        lin.bias.copy_(b[i, 0])
                     if cfg.layernorm and j < len(mlp.hidden):
                         mlp.hidden[j][1].weight.copy_(self.ln_weights[j][i - self.ln_runs.start, 0])
                         mlp.hidden[j][1].bias.copy_(self.ln_biases[j][i - self.ln_runs.start, 0])
+                    if cfg.batchnorm and j < len(mlp.hidden):
+                        norm = mlp.hidden[j][1]
+                        norm.weight.copy_(self.bn_weights[j][i, 0])
+                        norm.bias.copy_(self.bn_biases[j][i, 0])
+                        norm.running_mean.copy_(getattr(self, f"bn_mean{j}")[i, 0])
+                        norm.running_var.copy_(getattr(self, f"bn_var{j}")[i, 0])
+                        norm.num_batches_tracked.fill_(self.bn_steps)
             out[self.order[i]] = mlp.eval()
         return out
 
@@ -244,7 +292,7 @@ def evaluate_stack(model: StackedMLP, x: torch.Tensor, y: torch.Tensor,
         logits = model(xb)
         loss += run_losses(logits, yb, "sum")
         correct += (logits.argmax(2) == yb).sum(1)
-    return (loss / len(y)).tolist(), (correct / len(y)).tolist()
+    return (loss / len(y)).tolist(), [c / len(y) for c in correct.tolist()]  # exact, as training.evaluate
 
 
 def per_run(indices: tuple[torch.Tensor, ...], seed_index: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
@@ -287,7 +335,7 @@ def train_stack(cfgs: list[TrainConfig], split: Split) -> tuple[StackedMLP, list
             if cfg.log_every and iteration % cfg.log_every == 0:
                 for i, value in zip(active, losses.tolist()):
                     histories[i].iterations.append({"iteration": iteration, "train_loss": finite_or_none(value)})
-        train_loss, train_acc = (loss_sum / n).tolist(), (correct / n).tolist()
+        train_loss, train_acc = (loss_sum / n).tolist(), [c / n for c in correct.tolist()]
         val_loss, val_acc = evaluate_stack(model, split.x_val, split.y_val)
         seconds = (time.perf_counter() - start) / len(active)  # each run's share of the wall time
         for j, i in enumerate(active):

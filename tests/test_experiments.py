@@ -151,8 +151,8 @@ def test_runs_are_planned_into_stacks_and_shared_configs_train_once(tiny, tmp_pa
     assert sorted(i for task in tasks for i in task) == list(range(len(cfgs)))  # each run once
     for task in tasks:
         members = [cfgs[i] for i in task]
-        if any(c.batchnorm for c in members):
-            assert len(task) == 1  # BatchNorm runs train alone
+        if any(c.batchnorm for c in members):  # BatchNorm runs stack only with each other
+            assert all(c.batchnorm for c in members) and len({c.seed for c in members}) == 1
         elif len({c.seed for c in members}) > 1:  # across seeds only for runs otherwise alone
             assert len({c.batch_size for c in members}) == 1 and len(task) == 2
     # the lr study's 0.01 and the regularisation study's "none" are the batch-size study's 256 here

@@ -113,11 +113,25 @@ def test_a_diverged_run_leaves_the_stack_and_the_others_train_on_as_alone(small_
             torch.testing.assert_close(b, a, atol=5e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_batchnorm_runs_stack_and_match_one_by_one(small_split, optimizer):
+    """Each run normalises over its own batch and keeps its own running statistics; the unstacked
+    models evaluate with those, as the lone runs' BatchNorm1d do."""
+    cfgs = [replace(BASE, batchnorm=True, optimizer=optimizer, **kw)
+            for kw in ({}, {"dropout": 0.2}, {"lr": 0.03, "seed": 1})]
+    alone, stack, histories = lone_and_stacked(cfgs, small_split)
+    for (_, history), stacked_history in zip(alone, histories):
+        assert_same_run(history, stacked_history, atol=2e-5)  # val_loss: eval mode, running statistics
+    assert_same_weights(alone, stack, cfgs)  # incl. running mean/var and num_batches_tracked
+    assert stack_key(cfgs[0]) != stack_key(replace(cfgs[0], batchnorm=False))  # never mixed with plain runs
+    assert stack_key(replace(cfgs[0], optimizer="adam")) is None  # stacked.stack_key says why
+
+
 def test_stack_key_groups_only_runs_that_can_share_batches():
     assert stack_key(BASE) == stack_key(replace(BASE, lr=0.1, dropout=0.3, layernorm=True, seed=1))
     for different in ({"batch_size": 32}, {"epochs": 3}, {"hidden": (16, 16)}, {"optimizer": "adam"}):
         assert stack_key(replace(BASE, **different)) != stack_key(BASE)
-    for alone in ({"batchnorm": True}, {"model": "cnn"}, {"shift": 2}, {"schedule": "onecycle"},
+    for alone in ({"model": "cnn"}, {"shift": 2}, {"schedule": "onecycle"},
                   {"optimizer": "adamw"}, {"patience": 2}, {"label_smoothing": 0.1}, {"weight_decay": 0.01}):
         assert stack_key(replace(BASE, **alone)) is None
     with pytest.raises(ValueError, match="cannot be trained as one stack"):
