@@ -244,3 +244,28 @@ def test_models_train_in_the_same_schedule_and_come_back_whole(tiny):
     split = prepare(images, labels)
     assert evaluate(model, split.x_val, split.y_val)[1] == pytest.approx(history.final["val_acc"], abs=1e-9)
     assert experiments.arithmetic(BASELINE) == 784 * 128 + 128 * 64 + 64 * 10
+
+
+def test_on_a_gpu_every_run_trains_in_this_process_on_it(tiny, monkeypatch):
+    """One process owns the GPU: no worker pool whatever `workers` says; stacks and lone runs alike
+    get the data on the device pick_device chose (a stand-in here: no GPU on these machines)."""
+    from mnist_assignment import models
+
+    gpu = torch.device("cuda")
+    monkeypatch.setattr(models, "pick_device", lambda: gpu)
+    monkeypatch.setattr(experiments.mp, "get_context", lambda *a: pytest.fail("no worker pool with a GPU"))
+    devices, real_prepare = [], experiments.prepare
+
+    def prepare_on(images, labels, device="cpu"):
+        devices.append(device)
+        return real_prepare(images, labels)  # the real split, kept on the CPU to run here
+
+    monkeypatch.setattr(experiments, "prepare", prepare_on)
+    images, labels, sha = tiny
+    alone = replace(FAST, batchnorm=True, optimizer="adam")
+    jobs = [("lr", v, replace(FAST, lr=v)) for v in (0.01, 0.1)] + [("batchnorm", "BN", alone)]
+    logs = []
+    results = experiments.run_configs(jobs, images, labels, sha, workers=8, log=logs.append)
+    assert devices == [gpu]  # one split, on the device, for every task
+    assert "in 1 stack, on 1 worker" in logs[0] and len(results) == 3
+    assert [r.history["stacked"] for r in results] == [2, 2, 1]
