@@ -99,14 +99,16 @@ def kernel_env(cwd: Path) -> dict:
     return env
 
 
-def kernel_manager(sockets: Path):
+def kernel_config(sockets: Path):
     """The kernel talks to us over local socket files (private to this user) where the system has
     them, instead of TCP ports, which also made the kernel warn on the terminal about plain-text TCP."""
-    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
 
-    if os.name != "posix":  # no IPC transport on Windows: TCP on localhost
-        return KernelManager(kernel_name="python3")
-    return KernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / "kernel"))
+    config = Config()
+    if os.name == "posix":  # no IPC transport on Windows: TCP on localhost there
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(sockets / "kernel")
+    return config
 
 
 def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600,
@@ -118,7 +120,7 @@ def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600,
     set_parameters(nb, parameters)
     target.parent.mkdir(parents=True, exist_ok=True)
     sockets = tempfile.TemporaryDirectory(prefix="mnist-kernel-")
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", km=kernel_manager(Path(sockets.name)),
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", config=kernel_config(Path(sockets.name)),
                             resources={"metadata": {"path": str(target.parent)}})
     try:
         client.execute(env=kernel_env(target.parent))  # passed on to the kernel's start
