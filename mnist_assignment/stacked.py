@@ -132,19 +132,15 @@ class StackedMLP(nn.Module):
         return h
 
     def batch_norm(self, h: torch.Tensor, i: int) -> torch.Tensor:
-        """nn.BatchNorm1d (momentum 0.1, eps 1e-5) of each run over its own batch, [M, B, width]."""
-        running_mean, running_var = getattr(self, f"bn_mean{i}"), getattr(self, f"bn_var{i}")
-        if self.training:
-            mean, var = h.mean(1, keepdim=True), h.var(1, unbiased=False, keepdim=True)
-            with torch.no_grad():  # the running variance is the unbiased one, as in torch
-                n = h.shape[1]
-                running_mean.mul_(0.9).add_(mean, alpha=0.1)
-                running_var.mul_(0.9).add_(var * (n / (n - 1)), alpha=0.1)
-            if i == 0:
-                self.bn_steps += 1
-        else:
-            mean, var = running_mean, running_var
-        return torch.addcmul(self.bn_biases[i], (h - mean) * torch.rsqrt(var + 1e-5), self.bn_weights[i])
+        """nn.BatchNorm1d of each run over its own batch: the runs' units side by side as the channels
+        of one batch_norm call ([B, runs x width]), each channel with its own statistics."""
+        m, b, w = h.shape
+        out = F.batch_norm(h.transpose(0, 1).reshape(b, m * w), getattr(self, f"bn_mean{i}").view(-1),
+                           getattr(self, f"bn_var{i}").view(-1), self.bn_weights[i].view(-1),
+                           self.bn_biases[i].view(-1), self.training, 0.1, 1e-5)
+        if self.training and i == 0:
+            self.bn_steps += 1
+        return out.view(b, m, w).transpose(0, 1)
 
     def run_ranges(self) -> list[tuple[nn.Parameter, range]]:
         """Each parameter with the runs (stack indices) it holds, one per slice of its first dimension."""
