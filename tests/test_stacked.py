@@ -127,6 +127,17 @@ def test_batchnorm_runs_stack_and_match_one_by_one(small_split, optimizer):
     assert stack_key(replace(cfgs[0], optimizer="adam")) is None  # stacked.stack_key says why
 
 
+def test_a_diverged_batchnorm_run_leaves_with_its_statistics(small_split):
+    base = replace(BASE, batchnorm=True, epochs=3)
+    cfgs = [replace(base, lr=0.01), replace(base, lr=1e4), replace(base, lr=0.03, dropout=0.2)]
+    alone, stack, histories = lone_and_stacked(cfgs, small_split)
+    assert histories[1].diverged and len(histories[1].epochs) == 1 and stack.unstack()[1] is None
+    for i in (0, 2):
+        assert_same_run(alone[i][1], histories[i], atol=2e-5)
+        for a, b in zip(alone[i][0].state_dict().values(), stack.unstack()[i].state_dict().values()):
+            torch.testing.assert_close(b, a, atol=5e-5, rtol=1e-4)  # running statistics included
+
+
 def test_stack_key_groups_only_runs_that_can_share_batches():
     assert stack_key(BASE) == stack_key(replace(BASE, lr=0.1, dropout=0.3, layernorm=True, seed=1))
     for different in ({"batch_size": 32}, {"epochs": 3}, {"hidden": (16, 16)}, {"optimizer": "adam"}):
