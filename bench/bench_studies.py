@@ -54,8 +54,8 @@ def main() -> None:
 
     split = prepare(images, labels)
     start = time.perf_counter()
-    for _cfg in dict.fromkeys(cfg for _, _, cfg in jobs):  # a config shared by two studies runs once, as ours
-        usual_epoch_times(split, _cfg.batch_size, _cfg.epochs, _cfg)
+    for cfg in dict.fromkeys(cfg for _, _, cfg in jobs):  # a config shared by two studies runs once, as ours
+        usual_epoch_times(split, cfg.batch_size, cfg.epochs, cfg)
     usual = time.perf_counter() - start
     what = f"sweep {args.sweep} command" if args.sweep else "run_studies"
     print(f"ours ({what}, {default_workers()} workers) {ours:.1f} s   usual one by one "

@@ -222,19 +222,20 @@ def balanced(tasks: list[list[int]], cost, workers: int) -> list[list[int]]:
     a third of the time. A half-stack does the same arithmetic per run (tests/test_stacked.py: a
     run's numbers do not depend on the runs beside it), only its per-step overhead is paid twice.
     """
+    def ends(plan):
+        return finish_time([cost(t) for t in plan], workers)
+
     while workers > 1:
-        ideal = sum(map(cost, tasks)) / workers
-        now = finish_time([cost(t) for t in tasks], workers)
+        now = ends(tasks)
         stacks = [t for t in tasks if len(t) >= 4]  # halves of two or more stay stacks
-        if now <= 1.05 * ideal or not stacks:
+        if now <= 1.05 * sum(map(cost, tasks)) / workers or not stacks:
             break
         top = max(map(cost, stacks))
         biggest = [t for t in stacks if cost(t) == top]
         # halve the first of the costliest stacks, or all of them (for 4 workers and 3 equal stacks,
         # halving one alone gains nothing); keep the better if it ends sooner
-        candidates = [halve(tasks, biggest[:1]), halve(tasks, biggest)]
-        split = min(candidates, key=lambda c: finish_time([cost(t) for t in c], workers))
-        if finish_time([cost(t) for t in split], workers) >= now:
+        split = min([halve(tasks, biggest[:1]), halve(tasks, biggest)], key=ends)
+        if ends(split) >= now:
             break
         tasks = split
     return tasks
