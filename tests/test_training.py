@@ -11,6 +11,7 @@ from mnist_assignment.models import (
     CNN,
     MLP,
     build_model,
+    conv_block,
     count_parameters,
     describe_device,
     he_init,
@@ -54,8 +55,24 @@ def test_cnn_shapes():
     assert model.hidden[0][0].in_features == 16 * 7 * 7
 
 
-def test_linear_weights_are_stored_input_major_and_stay_so():
-    cfg = replace(BASELINE, hidden=(32, 16))
+def test_a_conv_block_pools_before_its_relu_with_the_numbers_of_relu_then_pool():
+    block = conv_block(3, 4, TrainConfig(model="cnn", batchnorm=True))
+    conv, norm, pool, relu = block
+    x = torch.randn(5, 3, 8, 8)
+    usual = nn.Sequential(conv, norm, relu, pool)  # the textbook order, sharing the same layers
+    grads = []
+    for net in (block, usual):
+        out = net(x)
+        conv.weight.grad = None
+        out.square().sum().backward()
+        grads.append((out.detach(), conv.weight.grad.clone(), norm.weight.grad.clone()))
+        norm.weight.grad = None
+    for ours, theirs in zip(*grads, strict=True):
+        assert torch.equal(ours, theirs)
+
+
+def test_small_batch_runs_store_linear_weights_input_major_and_keep_them_so():
+    cfg = replace(BASELINE, hidden=(32, 16), batch_size=16)
     torch.manual_seed(0)
     model = build_model(cfg)  # the layout is applied where runs are built, not in the class a reader sees
     assert all(lin.weight.is_contiguous() for lin in MLP(cfg).modules() if isinstance(lin, nn.Linear))
@@ -73,6 +90,9 @@ def test_linear_weights_are_stored_input_major_and_stay_so():
         optimizer.step()
     for lin in linears:  # autograd hands back gradients in the weight's layout: no copies per step
         assert lin.weight.grad.stride() == lin.weight.stride() and lin.weight.T.is_contiguous()
+    # from batch 64 on the plain layout is kept: the same speed there, and no copies in fused Adam
+    large = build_model(replace(cfg, batch_size=64))
+    assert all(m.weight.is_contiguous() for m in large.modules() if isinstance(m, nn.Linear))
 
 
 def test_multiply_adds_per_image():
