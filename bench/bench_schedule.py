@@ -21,20 +21,13 @@ from bench_loop import FULL_DATA
 
 from mnist_assignment.config import BASELINE, PRESETS
 from mnist_assignment.data import load_source
-from mnist_assignment.experiments import default_workers, run_all
-
-# as the notebook's section 5 cell
-STUDIES = ["lr", "batch_size", "regularization", "dropout", "adam_combos", "optimizers", "batchnorm"]
+from mnist_assignment.experiments import STUDIES, default_workers, run_all, single_models
 
 
-def models(scale: float) -> dict:
-    def scaled(cfg):
-        return replace(cfg, epochs=max(1, round(cfg.epochs * scale)))
-
-    return {"cnn": scaled(PRESETS["cnn"]), "best-mlp": scaled(PRESETS["best-mlp"]),
-            "early stopping": scaled(replace(BASELINE, optimizer="adam", lr=0.001, dropout=0.2, epochs=40,
-                                             patience=3)),
-            "BatchNorm + dropout": scaled(replace(BASELINE, batchnorm=True, dropout=0.2))}
+def models(base, scale: float) -> dict:
+    """The notebook's single models for studies of base.epochs; the presets' epochs scaled alike."""
+    return {name: replace(cfg, epochs=max(1, round(cfg.epochs * scale))) if name in PRESETS else cfg
+            for name, cfg in single_models(base).items()}
 
 
 def main() -> None:
@@ -45,14 +38,14 @@ def main() -> None:
     args = parser.parse_args()
     images, labels, source = load_source(args.path)
     base = replace(BASELINE, epochs=args.epochs)
-    singles = models(args.epochs / 20)
+    singles = models(base, args.epochs / 20)
     print(f"{args.path}: the report's studies ({args.seeds} seeds, {args.epochs} epochs) and "
           f"{len(singles)} single models at {args.epochs}/20 of their epochs")
     timings = {}
     for name, kwargs in (("schedule", {}), ("unstacked", {"stack": False}),
                          ("sequential", {"stack": False, "workers": 1})):
         start = time.perf_counter()
-        run_all(STUDIES, singles, images, labels, source.sha256, seeds=args.seeds, base=base,
+        run_all(list(STUDIES), singles, images, labels, source.sha256, seeds=args.seeds, base=base,
                 log=lambda line: None, **kwargs)
         timings[name] = time.perf_counter() - start
         print(f"{name:10s} {timings[name]:.1f} s", flush=True)

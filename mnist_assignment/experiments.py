@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .config import BASELINE, TrainConfig
+from .config import BASELINE, PRESETS, TrainConfig
 from .data import prepare
 from .files import write_atomic
 
@@ -392,6 +392,18 @@ def run_studies(studies: list[str], images: np.ndarray, labels: np.ndarray, data
     jobs = study_jobs(studies, seeds, base)
     results = run_configs(jobs, images, labels, data_sha256, store, reuse, workers, log, stack)
     return {study: [r for r in results if r.study == study] for study in studies}
+
+
+def single_models(base: TrainConfig = BASELINE, quick: bool = False) -> dict[str, TrainConfig]:
+    """The notebook's single runs of section 7 (7.3-7.6), trained in the studies' schedule."""
+    presets = {name: replace(PRESETS[name], epochs=1) if quick else PRESETS[name] for name in ("cnn", "best-mlp")}
+    return {
+        **presets,
+        # twice the studies' epochs, so that there is room to stop before the end
+        "early stopping": replace(base, optimizer="adam", lr=0.001, dropout=0.2, epochs=max(base.epochs, 2) * 2,
+                                  patience=3),
+        "BatchNorm + dropout": replace(base, batchnorm=True, dropout=0.2),
+    }
 
 
 def run_all(studies: list[str], models: dict[str, TrainConfig], images: np.ndarray, labels: np.ndarray,

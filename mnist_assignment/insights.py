@@ -126,20 +126,24 @@ def provenance(source: Source, quick: bool, seeds: int, epochs: int, device: str
 def study_runtime(runs: dict, seconds: float, fast: bool, trained: dict | None = None) -> str:
     """How long the studies (and the models trained with them) took, and how they shared cores."""
     results = [r for study in runs.values() for r in study]
-    distinct = {json.dumps(r.config, sort_keys=True): r for r in results}.values()
-    stacked = [r for r in distinct if r.history.get("stacked", 1) > 1]
-    core = sum(r.seconds for r in distinct)
-    how = (f"{plural(len(stacked), 'run')} of them trained in stacks (`FAST_STUDIES = True`)" if fast else
-           "each trained alone by the loop shown in section 3 (`FAST_STUDIES = False`)")
+    singles = [h for _, h in (trained or {}).values()]
+    # a configuration that appears in several places trains once: count runs by config
+    distinct = {json.dumps(r.config, sort_keys=True): r for r in results}
+    stacked = sum(r.history.get("stacked", 1) > 1 for r in distinct.values())
+    seconds_by_run = {key: r.seconds for key, r in distinct.items()}
+    seconds_by_run.update({json.dumps(h.config, sort_keys=True): h.seconds for h in singles})
+    how = (f"{stacked} of them in stacks (`FAST_STUDIES = True`)" if fast else
+           "each alone, by the loop shown in section 3 (`FAST_STUDIES = False`)")
+    counts = plural(len(results), "result")
     models = ""
-    if trained:
-        models = (" Trained in the same schedule: "
+    if singles:
+        counts = (f"{plural(len(results) + len(singles), 'result')} (the studies' {len(results)} and section "
+                  f"7's {len(singles)} single models)")
+        models = (" The single models: "
                   + join_words([f"{name} ({h.seconds:.0f} s on one core)" for name, (_, h) in trained.items()]) + ".")
-        seen = {json.dumps(r.config, sort_keys=True) for r in distinct}
-        core += sum(h.seconds for _, h in trained.values() if json.dumps(h.config, sort_keys=True) not in seen)
-    return (f"{plural(len(results), 'result')} from {plural(len(distinct), 'distinct run')} (a configuration that "
-            f"appears in several studies trains once); {how}.{models} Wall time: **{seconds:.0f} s**; all these "
-            f"runs' times add up to {core:.0f} s of single-core time.")
+    return (f"{counts} from {plural(len(seconds_by_run), 'distinct run')}, {how}: a configuration that appears "
+            f"in several places trains once.{models} Wall time: **{seconds:.0f} s**; all these runs' times add up "
+            f"to {sum(seconds_by_run.values()):.0f} s of single-core time.")
 
 
 # ---------------------------------------------------------------- facts read off the curves

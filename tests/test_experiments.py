@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mnist_assignment import experiments, plots
-from mnist_assignment.config import BASELINE, TrainConfig
+from mnist_assignment.config import BASELINE, PRESETS, TrainConfig
 from mnist_assignment.experiments import (
     STUDIES,
     ResultStore,
@@ -269,3 +269,11 @@ def test_on_a_gpu_every_run_trains_in_this_process_on_it(tiny, monkeypatch):
     assert devices == [gpu]  # one split, on the device, for every task
     assert "in 1 stack, on 1 worker" in logs[0] and len(results) == 3
     assert [r.history["stacked"] for r in results] == [2, 2, 1]
+
+
+def test_the_notebooks_single_models_follow_the_studies_epochs():
+    base = replace(BASELINE, epochs=5)
+    full, quick = experiments.single_models(base), experiments.single_models(base, quick=True)
+    assert full["cnn"] == PRESETS["cnn"] and quick["cnn"].epochs == quick["best-mlp"].epochs == 1
+    assert full["early stopping"].epochs == 10 and full["early stopping"].patience > 0
+    assert full["BatchNorm + dropout"] == replace(base, batchnorm=True, dropout=0.2) == quick["BatchNorm + dropout"]

@@ -105,3 +105,19 @@ def test_equal_budget_reads_the_mlp_at_the_cnns_epochs_and_seconds():
     assert "at equal wall time (60 s), the MLP had reached 98.00% (epoch 5)" in text
     slow = history([0.9], 100.0)
     assert "had not finished one epoch" in insights.equal_budget(cnn, slow, 1, 1)
+
+
+def test_the_runtime_line_counts_results_and_the_runs_behind_them():
+    from types import SimpleNamespace as NS
+
+    def result(lr, seconds):
+        return NS(config={"lr": lr}, seconds=seconds, history={"stacked": 2})
+
+    shared = result(0.01, 10.0)  # the baseline appears in both studies: one run, two results
+    runs = {"lr": [shared, result(0.1, 10.0)], "dropout": [shared, result(0.01 + 1e-9, 10.0)]}
+    # a single model whose config is also a study's run trains once; the other is a run of its own
+    trained = {"same": (None, NS(config={"lr": 0.1}, seconds=10.0)), "cnn": (None, NS(config={"cnn": 1}, seconds=50.0))}
+    line = insights.study_runtime(runs, 40.0, True, trained)
+    assert line.startswith("6 results (the studies' 4 and section 7's 2 single models) from 4 distinct runs, 3 of them")
+    assert "add up to 80 s of single-core time" in line and "cnn (50 s on one core)" in line
+    assert insights.study_runtime(runs, 40.0, True).startswith("4 results from 3 distinct runs")
