@@ -183,8 +183,10 @@ def final_text(history) -> str:
         return "nan" if v is None else f"{v:.4f}"
 
     final = history.final
-    text = (f"final val acc {num(final['val_acc'])}, val loss {num(final['val_loss'])}, "
-            f"{history.seconds:.1f}s in total")
+    text = f"final val acc {num(final['val_acc'])}, val loss {num(final['val_loss'])}"
+    if history.tta_val_acc is not None:
+        text += f" (val acc {num(history.tta_val_acc)} with test-time shifts)"
+    text += f", {history.seconds:.1f}s in total"
     if history.stopped_early:
         best = history.epochs[history.best_epoch - 1]
         text += (f"; stopped early, kept the weights of epoch {history.best_epoch} "
@@ -221,9 +223,10 @@ def cmd_predict(args) -> int:
 
     refuse_overwriting(args.out, [args.checkpoint, args.data])
     device = pick_device()
-    model, _, mean, std = load_checkpoint(args.checkpoint, device)
+    model, cfg, mean, std = load_checkpoint(args.checkpoint, device)
     images, _ = load_digits(args.data, kind="test")
-    labels = predict(model, normalise(images, mean, std).to(device)).cpu()
+    # as the model was validated: with its test-time shifts, if it has them
+    labels = predict(model, normalise(images, mean, std).to(device), tta=cfg.tta, blank=-mean / std).cpu()
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["ImageId", "Label"])

@@ -8,6 +8,7 @@ OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle")
 MODELS = ("mlp", "cnn")
 MAX_LR = 1e30  # far beyond any useful rate, and still a float32 (a larger one overflows inside torch)
+MAX_TTA = 3  # 49 views of every image: more only costs time
 MAX_WIDTH = 65_536  # a wider layer would not fit in memory on the machines this runs on
 
 
@@ -25,6 +26,7 @@ class TrainConfig:
     schedule: str = "constant"  # "onecycle": warm up then anneal, stepped every batch
     label_smoothing: float = 0.0
     shift: int = 0  # augmentation: random translation of up to this many pixels
+    tta: int = 0  # test time: predict from the mean softmax over every shift of up to tta pixels; 0 = off
     batch_size: int = 64
     epochs: int = 20
     patience: int = 0  # early stopping on validation loss; 0 = off
@@ -60,6 +62,8 @@ class TrainConfig:
             problems.append("batch_size and epochs must be at least 1")
         if self.patience < 0 or self.log_every < 0 or self.shift < 0:
             problems.append("patience, log_every and shift must not be negative")
+        if not 0 <= self.tta <= MAX_TTA:
+            problems.append(f"tta must be in 0..{MAX_TTA} ((2 tta + 1)^2 views of every image), got {self.tta}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -87,9 +91,9 @@ PRESETS = {
     "best-mlp": TrainConfig(hidden=(1024, 1024), layernorm=True, dropout=0.3, optimizer="adamw",
                             lr=3e-3, weight_decay=0.05, schedule="onecycle", label_smoothing=0.1,
                             shift=2, batch_size=128, epochs=20),
-    # three conv blocks of 24-48-96 channels: about the arithmetic of two of 32-64, and more accurate;
-    # batch 64 and 12 epochs: 99.53 ± 0.05% over seeds 0-2 where batch 128 and 9 epochs gave 99.42 ± 0.05%
-    "cnn": TrainConfig(model="cnn", channels=(24, 48, 96), hidden=(128,), batchnorm=True, dropout=0.1,
+    # three conv blocks of 16-32-64 channels, BatchNorm after each pool (models.conv_block), 16 epochs,
+    # predicting from 9 shifted views: >= 99.5% on every seed 0-2 in under 3 min on 2 cores (README)
+    "cnn": TrainConfig(model="cnn", channels=(16, 32, 64), hidden=(128,), batchnorm=True, dropout=0.1,
                        optimizer="adamw", lr=3e-3, weight_decay=0.05, schedule="onecycle",
-                       label_smoothing=0.1, shift=2, batch_size=64, epochs=12),
+                       label_smoothing=0.1, shift=2, tta=1, batch_size=64, epochs=16),
 }

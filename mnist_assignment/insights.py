@@ -16,6 +16,7 @@ import pandas as pd
 
 from .data import Source
 from .experiments import by_value, paired, plural, ranking
+from .training import History
 
 # ---------------------------------------------------------------- words and numbers
 
@@ -370,13 +371,19 @@ def baseline_insight(history, device: str) -> str:
 
 def cnn_insight(cnn: dict, mlp: dict, cnn_seeds: list[float], cnn_params: int, mlp_params: int,
                 cnn_madds: int, mlp_madds: int) -> str:
+    """cnn_seeds: the CNN recipe's accuracy (as it predicts) on each seed trained, cnn's first."""
     seeds = ""
     if len(cnn_seeds) > 1:
         seeds = (f" Over {plural(len(cnn_seeds), 'seed')} the CNN recipe gives "
                  f"{pct(np.mean(cnn_seeds), np.std(cnn_seeds, ddof=1))} (lowest {pct(min(cnn_seeds))}).")
+    shifts = ""
+    if cnn.get("tta_val_acc") is not None:
+        views = (2 * cnn["config"]["tta"] + 1) ** 2
+        shifts = (f" predicting from the mean of its softmax over {views} shifted copies of each digit "
+                  f"(test-time augmentation; {pct(cnn['epochs'][-1]['val_acc'])} from the digit alone)")
     cnn_s, mlp_s = (sum(e["seconds"] for e in h["epochs"]) for h in (cnn, mlp))
-    return (f"The CNN reaches **{pct(cnn['epochs'][-1]['val_acc'])}** in {cnn_s:.0f} s "
-            f"with {cnn_params:,} parameters; the best MLP {pct(mlp['epochs'][-1]['val_acc'])} in "
+    return (f"The CNN reaches **{pct(History.from_dict(cnn).accuracy)}**{shifts}, in {cnn_s:.0f} s "
+            f"with {cnn_params:,} parameters; the best MLP {pct(History.from_dict(mlp).accuracy)} in "
             f"{mlp_s:.0f} s with {mlp_params:,}.{seeds} Convolutions share weights "
             "across positions and pooling tolerates small shifts, which is exactly the structure of handwritten "
             "digits. " + equal_budget(cnn, mlp, cnn_madds, mlp_madds))

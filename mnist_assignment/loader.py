@@ -25,6 +25,11 @@ class Split:
     mean: float
     std: float
 
+    @property
+    def blank(self) -> float:
+        """A blank (0) pixel after normalisation: what a shifted image is filled in with."""
+        return -self.mean / self.std
+
     def to(self, device: torch.device | str) -> Split:
         return Split(self.x_train.to(device), self.y_train.to(device), self.x_val.to(device),
                      self.y_val.to(device), self.mean, self.std)

@@ -100,13 +100,14 @@ class MLP(nn.Module):
 
 
 def conv_block(c_in: int, c_out: int, cfg: TrainConfig) -> nn.Sequential:
-    """Conv3x3 -> BatchNorm -> MaxPool2x2 (halves the side) -> ReLU."""
+    """Conv3x3 -> MaxPool2x2 (halves the side) -> BatchNorm -> ReLU."""
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, padding=1, bias=not cfg.batchnorm),
-        nn.BatchNorm2d(c_out) if cfg.batchnorm else nn.Identity(),
-        # the usual ReLU -> pool, computed the cheap way round: max and ReLU commute exactly (both
-        # only pick values), so the numbers are the same, and ReLU sees a quarter of them
+        # pool first: BatchNorm and ReLU then run on a quarter of the values. Normalising the pooled
+        # maps is a slightly different model from normalising before the pool (its statistics are
+        # those of the maxima), as accurate and a quarter faster an epoch (bench/README.md)
         nn.MaxPool2d(2),
+        nn.BatchNorm2d(c_out) if cfg.batchnorm else nn.Identity(),
         nn.ReLU(),
     )
 

@@ -26,8 +26,10 @@ from mnist_assignment.training import (
     fit,
     flush_denormals,
     load_checkpoint,
+    predict,
     random_shift,
     save_checkpoint,
+    shifted_views,
     step_threads,
     train,
 )
@@ -55,18 +57,30 @@ def test_cnn_shapes():
     assert model.hidden[0][0].in_features == 16 * 7 * 7
 
 
-def test_a_conv_block_pools_before_its_relu_with_the_numbers_of_relu_then_pool():
+def test_a_conv_block_normalises_the_pooled_maps():
     block = conv_block(3, 4, TrainConfig(model="cnn", batchnorm=True))
-    conv, norm, pool, relu = block
+    conv, pool, norm, relu = block
     x = torch.randn(5, 3, 8, 8)
-    usual = nn.Sequential(conv, norm, relu, pool)  # the textbook order, sharing the same layers
+    pooled = nn.functional.max_pool2d(conv(x), 2)
+    mean = pooled.mean((0, 2, 3), keepdim=True)
+    var = pooled.var((0, 2, 3), unbiased=False, keepdim=True)
+    expected = ((pooled - mean) / torch.sqrt(var + norm.eps)).relu()  # the fresh BatchNorm's scale 1, shift 0
+    assert torch.allclose(block(x), expected, atol=1e-5)
+    # its running statistics are those of the 4x4 pooled maps, not of the 8x8 convolution output
+    assert torch.allclose(norm.running_mean, 0.1 * mean.flatten(), atol=1e-6)
+
+
+def test_without_batchnorm_a_conv_block_has_the_numbers_of_relu_then_pool():
+    block = conv_block(3, 4, TrainConfig(model="cnn"))
+    conv = block[0]
+    x = torch.randn(5, 3, 8, 8)
+    usual = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2))  # the textbook order: max and ReLU commute
     grads = []
     for net in (block, usual):
         out = net(x)
         conv.weight.grad = None
         out.square().sum().backward()
-        grads.append((out.detach(), conv.weight.grad.clone(), norm.weight.grad.clone()))
-        norm.weight.grad = None
+        grads.append((out.detach(), conv.weight.grad.clone()))
     for ours, theirs in zip(*grads, strict=True):
         assert torch.equal(ours, theirs)
 
@@ -117,7 +131,7 @@ def test_dropout_masks_come_from_the_runs_own_generator():
 
 def test_bad_configs_are_refused():
     for bad in [dict(optimizer="rmsprop"), dict(dropout=1.0), dict(hidden=()), dict(lr=0),
-                dict(layernorm=True, batchnorm=True), dict(batch_size=0)]:
+                dict(layernorm=True, batchnorm=True), dict(batch_size=0), dict(tta=-1), dict(tta=4)]:
         with pytest.raises(ValueError):
             replace(BASELINE, **bad)
     with pytest.raises(ValueError, match="unknown config"):
@@ -247,6 +261,50 @@ def test_random_shift_moves_digits_within_bounds():
     assert shifted.shape == x.shape and torch.all(shifted.sum(1) == 1)
     rows, cols = shifted.nonzero()[:, 1] // 28, shifted.nonzero()[:, 1] % 28
     assert torch.all((rows - 14).abs() <= 2) and torch.all((cols - 14).abs() <= 2)
+
+
+def test_shifted_views_move_every_pixel_by_each_offset_and_fill_with_blank():
+    x = torch.arange(2 * 784, dtype=torch.float32).view(2, 784)
+    views = list(shifted_views(x, 1, -7.0))
+    assert len(views) == 9
+    image = x.view(2, 28, 28)
+    for (dy, dx), view in zip([(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1)], views, strict=True):
+        view = view.view(2, 28, 28)
+        for i in (0, 13, 27):  # the pixel (i, j) of a view is (i + dy, j + dx) of the image, or blank
+            for j in (0, 14, 27):
+                inside = 0 <= i + dy < 28 and 0 <= j + dx < 28
+                expected = image[:, i + dy, j + dx] if inside else torch.full((2,), -7.0)
+                assert torch.equal(view[:, i, j], expected), (dy, dx, i, j)
+    assert torch.equal(views[4], x)  # the middle one is the image itself
+
+
+def test_test_time_shifts_predict_from_the_mean_softmax_over_the_views(small_split):
+    torch.manual_seed(0)
+    model = MLP(replace(BASELINE, hidden=(32,))).eval()
+    x, y = small_split.x_val[:50], small_split.y_val[:50]
+    with torch.no_grad():
+        mean_probs = torch.stack([model(v).softmax(1) for v in shifted_views(x, 1, small_split.blank)]).mean(0)
+    labels = predict(model, x, tta=1, blank=small_split.blank)
+    assert torch.equal(labels, mean_probs.argmax(1))
+    assert not torch.equal(labels, predict(model, x))  # an untrained model: the views disagree
+    loss, acc = evaluate(model, x, y, tta=1, blank=small_split.blank)
+    assert math.isclose(loss, nn.functional.nll_loss(mean_probs.log(), y).item(), rel_tol=1e-5)
+    assert acc == (labels == y).sum().item() / len(y)
+
+
+def test_a_run_with_test_time_shifts_records_its_accuracy_with_them(small_split):
+    cfg = replace(TINY, model="cnn", channels=(4, 8), hidden=(16,), epochs=1, tta=1)
+    model, history = train(cfg, small_split, verbose=False)
+    assert history.tta_val_acc == evaluate(model, small_split.x_val, small_split.y_val, tta=1,
+                                           blank=small_split.blank)[1]
+    assert history.accuracy == history.tta_val_acc
+    assert History.from_json(history.to_json()).tta_val_acc == history.tta_val_acc
+    plain = fit(replace(cfg, tta=0), small_split, verbose=False)
+    assert plain.tta_val_acc is None and plain.accuracy == plain.final["val_acc"]
+    def numbers(h):
+        return [{k: v for k, v in e.items() if k != "seconds"} for e in h.epochs]
+
+    assert numbers(plain) == numbers(history)  # the shifts change the final prediction only, not the training
 
 
 def test_checkpoint_round_trip_and_bad_cases(tmp_path, small_split):
