@@ -242,7 +242,7 @@ def train(cfg: TrainConfig, split: Split, verbose: bool = True) -> tuple[nn.Modu
     if cfg.tta and not history.diverged:  # once, at the end: every epoch would cost (2 tta + 1)^2 evaluations
         history.tta_val_acc = evaluate(model, split.x_val, split.y_val, tta=cfg.tta, blank=split.blank)[1]
         if verbose:
-            print(f"with test-time shifts of up to {cfg.tta} pixel(s): val acc {history.tta_val_acc:.4f}")
+            print(f"predicting from {(2 * cfg.tta + 1) ** 2} shifted views: val acc {history.tta_val_acc:.4f}")
     return model, history
 
 
