@@ -111,6 +111,29 @@ def test_train_numpy_mlp(tmp_path):
     assert bad.returncode == 2 and "plain SGD" in bad.stderr
 
 
+def test_a_cnn_with_test_time_shifts_predicts_with_them(tmp_path):
+    import torch
+
+    from mnist_assignment.data import load_digits, normalise
+    from mnist_assignment.training import load_checkpoint, predict
+
+    out = tmp_path / "cnn"
+    result = run("train", "--data", SAMPLE_TRAIN, "--out", out, "--preset", "cnn", "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    history = json.loads((out / "history.json").read_text())
+    assert history["config"]["tta"] == 1 and 0 <= history["tta_val_acc"] <= 1
+    assert "with test-time shifts" in result.stdout and "9 shifted views" in result.stdout
+    sub = tmp_path / "submission.csv"
+    assert run("predict", "--checkpoint", out / "model.pt", "--data", SAMPLE_TEST, "--out", sub).returncode == 0
+    with open(sub) as f:
+        written = [int(r[1]) for r in list(csv.reader(f))[1:]]
+    model, cfg, mean, std = load_checkpoint(out / "model.pt")
+    x = normalise(load_digits(SAMPLE_TEST, kind="test")[0], mean, std)
+    with torch.no_grad():
+        assert written == predict(model, x, tta=1, blank=-mean / std).tolist()
+        assert written != predict(model, x).tolist()  # one epoch on the sample: the views change some labels
+
+
 def test_predict_refuses_to_overwrite_its_inputs(tmp_path):
     out = tmp_path / "run"
     assert run("train", "--data", SAMPLE_TRAIN, "--out", out, "--epochs", "1", "--hidden", "16",
