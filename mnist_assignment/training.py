@@ -310,9 +310,21 @@ def progress(loader, epoch: int, epochs: int):
 
 
 def tqdm_batches(loader, epoch: int, epochs: int):
+    """The loader's batches with a bar that is only told how far they got.
+
+    Why not tqdm(loader): tqdm.auto's class calls iter() on what it wraps as soon as it is made, and
+    each iter() of the loader draws a fresh permutation, so with bars every epoch used its second
+    one: a run's numbers then depended on whether a person was watching.
+    """
     from tqdm.auto import tqdm
 
-    return tqdm(loader, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")
+    bar = tqdm(total=len(loader), desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")
+    try:
+        for batch in loader:
+            yield batch
+            bar.update()
+    finally:
+        bar.close()
 
 
 def format_epoch(row: dict, epochs: int) -> str:

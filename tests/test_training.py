@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from mnist_assignment import training
 from mnist_assignment.config import BASELINE, TrainConfig
 from mnist_assignment.models import (
     CNN,
@@ -222,6 +223,18 @@ def test_verbose_prints_one_line_per_epoch(small_split, capsys, monkeypatch):
     fit(TINY, small_split, verbose=True)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("epoch   1/2") and "val loss" in lines[0]
+
+
+def test_progress_bars_do_not_change_the_numbers(small_split, monkeypatch):
+    cfg = replace(TINY, epochs=2)
+    quiet = fit(cfg, small_split, verbose=False)
+    monkeypatch.setattr(training, "show_bars", lambda: True)  # as in Jupyter: tqdm.auto's bars
+    watched = fit(cfg, small_split, verbose=True)
+
+    def numbers(h):
+        return [{k: v for k, v in e.items() if k != "seconds"} for e in h.epochs]
+
+    assert numbers(watched) == numbers(quiet)
 
 
 def test_validation_keeps_all_threads_when_steps_use_one(small_split, monkeypatch):
