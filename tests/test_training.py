@@ -38,6 +38,11 @@ from mnist_assignment.training import (
 TINY = replace(BASELINE, hidden=(32, 16), epochs=2, batch_size=128, optimizer="momentum", lr=0.05)
 
 
+def numbers(history: History) -> list[dict]:
+    """A history's per-epoch numbers without the wall times, which differ between any two runs."""
+    return [{k: v for k, v in e.items() if k != "seconds"} for e in history.epochs]
+
+
 def test_mlp_shapes_order_and_parameter_count():
     model = MLP(replace(BASELINE, hidden=(256, 128), dropout=0.2, layernorm=True))
     assert model(torch.zeros(5, 784)).shape == (5, 10)
@@ -231,9 +236,6 @@ def test_progress_bars_do_not_change_the_numbers(small_split, monkeypatch):
     monkeypatch.setattr(training, "show_bars", lambda: True)  # as in Jupyter: tqdm.auto's bars
     watched = fit(cfg, small_split, verbose=True)
 
-    def numbers(h):
-        return [{k: v for k, v in e.items() if k != "seconds"} for e in h.epochs]
-
     assert numbers(watched) == numbers(quiet)
 
 
@@ -314,9 +316,6 @@ def test_a_run_with_test_time_shifts_records_its_accuracy_with_them(small_split)
     assert History.from_json(history.to_json()).tta_val_acc == history.tta_val_acc
     plain = fit(replace(cfg, tta=0), small_split, verbose=False)
     assert plain.tta_val_acc is None and plain.accuracy == plain.final["val_acc"]
-    def numbers(h):
-        return [{k: v for k, v in e.items() if k != "seconds"} for e in h.epochs]
-
     assert numbers(plain) == numbers(history)  # the shifts change the final prediction only, not the training
 
 
