@@ -1,9 +1,9 @@
 """The full report's training, scheduled as the notebook runs it, against the same runs one by one.
 
 usage: python bench/bench_schedule.py [TRAIN_CSV] [--epochs 2] [--seeds 3]
-Every run of the notebook's section 5 cell (its seven studies, the CNN and best-MLP presets, the
-early-stopping run, BatchNorm + dropout) with every epoch count divided as --epochs is to 20, so
-that the one-by-one reference finishes in minutes:
+Every run of the notebook's section 5 cell (its seven studies, the CNN preset on every seed, the
+best-MLP preset, the early-stopping run, BatchNorm + dropout) with every epoch count divided as
+--epochs is to 20, so that the one-by-one reference finishes in minutes:
   schedule    experiments.run_all as the notebook calls it: stacks, halved where that balances
               the workers, longest first, one worker per core
   unstacked   run_all(stack=False): every run with training.fit (the notebook's FAST_STUDIES = False),
@@ -24,10 +24,11 @@ from mnist_assignment.data import load_source
 from mnist_assignment.experiments import STUDIES, default_workers, run_all, single_models
 
 
-def models(base, scale: float) -> dict:
-    """The notebook's single models for studies of base.epochs; the presets' epochs scaled alike."""
-    return {name: replace(cfg, epochs=max(1, round(cfg.epochs * scale))) if name in PRESETS else cfg
-            for name, cfg in single_models(base).items()}
+def models(base, scale: float, seeds: int) -> dict:
+    """The notebook's single models for studies of base.epochs (the CNN on every seed); the presets'
+    epochs scaled alike."""
+    return {name: replace(cfg, epochs=max(1, round(cfg.epochs * scale))) if name.split(" seed ")[0] in PRESETS
+            else cfg for name, cfg in single_models(base, cnn_seeds=seeds).items()}
 
 
 def main() -> None:
@@ -38,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     images, labels, source = load_source(args.path)
     base = replace(BASELINE, epochs=args.epochs)
-    singles = models(base, args.epochs / 20)
+    singles = models(base, args.epochs / 20, args.seeds)
     print(f"{args.path}: the report's studies ({args.seeds} seeds, {args.epochs} epochs) and "
           f"{len(singles)} single models at {args.epochs}/20 of their epochs")
     timings = {}

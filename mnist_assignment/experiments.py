@@ -172,15 +172,22 @@ def _train_task(task: tuple[int, list[TrainConfig], list[bool]], split=None):
     return task_id, [(h.to_dict(), share) for h in histories], states
 
 
+# a stack of two runs pays the per-step overhead of a whole step for two small matmuls: the momentum
+# study's and BatchNorm study's pairs, one per seed, took 7.6 and 10.7 s for 2 epochs as 3 stacks
+# against 5.6 and 8.0 s as one stack across the seeds (one thread; bench/README.md)
+JOIN_BELOW = 3
+
+
 def plan_tasks(cfgs: list[TrainConfig], stack: bool = True, workers: int = 1) -> list[list[int]]:
     """Group runs (indices into cfgs) into tasks, the most expensive first.
 
     stack=False: every run is its own task, trained by training.fit (the loop the notebook shows).
 
     Runs that share a seed and everything stacked.stack_key looks at share their batches: one
-    stack. A run left alone that way (the batch-size study's) joins the runs of other seeds with
-    the same key, each with its own batches. Everything else trains alone. With several workers,
-    stacks are then split until no worker is left idle at the end (balanced).
+    stack. Fewer than JOIN_BELOW such runs (the batch-size study's one run per seed and size, the
+    BatchNorm study's two) join the runs of other seeds with the same key instead, each with its own
+    batches. Everything else trains alone. With several workers, stacks are then split until no
+    worker is left idle at the end (balanced).
     """
     from .stacked import stack_key
 
@@ -194,7 +201,7 @@ def plan_tasks(cfgs: list[TrainConfig], stack: bool = True, workers: int = 1) ->
             by_seed.setdefault((key, cfg.seed), []).append(i)
     tasks, leftovers = [], {}
     for (key, _seed), members in by_seed.items():
-        if len(members) > 1:
+        if len(members) >= JOIN_BELOW:
             tasks.append(members)
         else:
             leftovers.setdefault(key, []).extend(members)
@@ -394,16 +401,26 @@ def run_studies(studies: list[str], images: np.ndarray, labels: np.ndarray, data
     return {study: [r for r in results if r.study == study] for study in studies}
 
 
-def single_models(base: TrainConfig = BASELINE, quick: bool = False) -> dict[str, TrainConfig]:
-    """The notebook's single runs of section 7 (7.3-7.6), trained in the studies' schedule."""
+def single_models(base: TrainConfig = BASELINE, quick: bool = False, cnn_seeds: int = 1) -> dict[str, TrainConfig]:
+    """The notebook's single runs of section 7 (7.3-7.6), trained in the studies' schedule.
+
+    The CNN trains on seeds 0..cnn_seeds-1 (named by seed_name), so that the report can give its
+    spread like every study's; the other models once, on seed 0.
+    """
     presets = {name: replace(PRESETS[name], epochs=1) if quick else PRESETS[name] for name in ("cnn", "best-mlp")}
     return {
         **presets,
+        **{seed_name("cnn", s): replace(presets["cnn"], seed=s) for s in range(1, cnn_seeds)},
         # twice the studies' epochs, so that there is room to stop before the end
         "early stopping": replace(base, optimizer="adam", lr=0.001, dropout=0.2, epochs=max(base.epochs, 2) * 2,
                                   patience=3),
         "BatchNorm + dropout": replace(base, batchnorm=True, dropout=0.2),
     }
+
+
+def seed_name(name: str, seed: int) -> str:
+    """A single model's name in single_models for this seed: "cnn", "cnn seed 1", ..."""
+    return name if seed == 0 else f"{name} seed {seed}"
 
 
 def run_all(studies: list[str], models: dict[str, TrainConfig], images: np.ndarray, labels: np.ndarray,

@@ -93,11 +93,11 @@ def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
 
 
-def random_shift(x: torch.Tensor, max_shift: int, background: float,
-                 generator: torch.Generator) -> torch.Tensor:
-    """Translate each image by up to max_shift pixels in x and y (augmentation)."""
+def random_shift(x: torch.Tensor, max_shift: int, blank: float, generator: torch.Generator) -> torch.Tensor:
+    """Translate each image by up to max_shift pixels in x and y (augmentation); uncovered pixels
+    get the value blank (an empty pixel after normalisation: Split.blank)."""
     n = len(x)
-    padded = nn.functional.pad(x.view(n, 28, 28), [max_shift] * 4, value=background)
+    padded = nn.functional.pad(x.view(n, 28, 28), [max_shift] * 4, value=blank)
     dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n, 1), generator=generator).to(x.device)
     rows = (dy + torch.arange(28, device=x.device)).unsqueeze(2)
     cols = (dx + torch.arange(28, device=x.device)).unsqueeze(1)

@@ -151,8 +151,8 @@ def test_runs_are_planned_into_stacks_and_shared_configs_train_once(tiny, tmp_pa
     assert sorted(i for task in tasks for i in task) == list(range(len(cfgs)))  # each run once
     for task in tasks:
         members = [cfgs[i] for i in task]
-        if any(c.batchnorm for c in members):  # BatchNorm runs stack only with each other
-            assert all(c.batchnorm for c in members) and len({c.seed for c in members}) == 1
+        if any(c.batchnorm for c in members):  # BatchNorm runs stack only with each other, here 2 a seed:
+            assert all(c.batchnorm for c in members) and len(task) == 4  # too few alone, so across seeds
         elif len({c.seed for c in members}) > 1:  # across seeds only for runs otherwise alone
             assert len({c.batch_size for c in members}) == 1 and len(task) == 2
     # the lr study's 0.01 and the regularisation study's "none" are the batch-size study's 256 here
@@ -277,3 +277,13 @@ def test_the_notebooks_single_models_follow_the_studies_epochs():
     assert full["cnn"] == PRESETS["cnn"] and quick["cnn"].epochs == quick["best-mlp"].epochs == 1
     assert full["early stopping"].epochs == 10 and full["early stopping"].patience > 0
     assert full["BatchNorm + dropout"] == replace(base, batchnorm=True, dropout=0.2) == quick["BatchNorm + dropout"]
+
+
+def test_the_cnn_trains_on_every_seed_under_names_the_notebook_can_find():
+    three = experiments.single_models(BASELINE, cnn_seeds=3)
+    cnns = [three[experiments.seed_name("cnn", s)] for s in range(3)]
+    assert [c.seed for c in cnns] == [0, 1, 2] and cnns[0] == PRESETS["cnn"]
+    assert all(replace(c, seed=0) == PRESETS["cnn"] for c in cnns)  # the preset itself, only the seed differs
+    assert set(three) - set(experiments.single_models(BASELINE)) == {"cnn seed 1", "cnn seed 2"}
+    quick = experiments.single_models(BASELINE, quick=True, cnn_seeds=2)
+    assert quick["cnn seed 1"] == replace(quick["cnn"], seed=1)  # quick mode's 1 epoch on every seed

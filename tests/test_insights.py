@@ -1,9 +1,11 @@
 import math
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
 from mnist_assignment import insights
+from mnist_assignment.config import PRESETS
 from mnist_assignment.experiments import paired, ranking
 
 
@@ -121,3 +123,22 @@ def test_the_runtime_line_counts_results_and_the_runs_behind_them():
     assert line.startswith("6 results (the studies' 4 and section 7's 2 single models) from 4 distinct runs, 3 of them")
     assert "add up to 80 s of single-core time" in line and "cnn (50 s on one core)" in line
     assert insights.study_runtime(runs, 40.0, True).startswith("4 results from 3 distinct runs")
+
+
+def test_the_presets_description_follows_their_configs():
+    cnn, mlp = PRESETS["cnn"], PRESETS["best-mlp"]
+    text = insights.cnn_recipe(cnn, mlp, 3)
+    assert "three 3×3 convolution blocks of 16, 32 and 64 channels" in text and "batch 64, 16 epochs" in text
+    assert "9 copies" in text
+    assert "two hidden layers of 1,024 units, LayerNorm and dropout 0.3 by the same training recipe" in text
+    assert "3 seeds" in text
+    other = insights.cnn_recipe(replace(cnn, channels=(8, 16), batchnorm=False, tta=0, epochs=1),
+                                replace(mlp, optimizer="sgd", schedule="constant", layernorm=False), 1)
+    assert "two 3×3 convolution blocks of 8 and 16 channels (each: convolution, 2×2 max-pool, ReLU)" in other
+    assert "1 epoch." in other and "copies" not in other and "seeds" not in other
+    assert "two hidden layers of 1,024 units, dropout 0.3 with SGD, label smoothing 0.1" in other
+
+
+def test_a_figure_over_seeds_says_how_many_and_the_lowest():
+    assert insights.over_seeds([0.9957, 0.9960, 0.9957]) == "99.58 ± 0.02% over 3 seeds (lowest 99.57%)"
+    assert insights.over_seeds([0.9957]) == "99.57% (1 seed)"

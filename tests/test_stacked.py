@@ -60,9 +60,11 @@ def test_stack_with_dropout_and_layernorm_matches_one_by_one(small_split):
     assert_same_weights(alone, stack, cfgs)
 
 
-def test_runs_with_different_seeds_share_a_stack_with_their_own_batches(small_split):
-    """The batch-size study's case: one run per seed; and a mix, two runs on one seed, one on another."""
-    cfgs = [replace(BASE, seed=s, dropout=p) for s, p in ((0, 0.0), (1, 0.3), (0, 0.3), (2, 0.0))]
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_runs_with_different_seeds_share_a_stack_with_their_own_batches(small_split, optimizer):
+    """The batch-size study's case: one run per seed; and a mix, two runs on one seed, one on another
+    (the momentum study's pairs, joined across seeds: experiments.plan_tasks)."""
+    cfgs = [replace(BASE, seed=s, dropout=p, optimizer=optimizer) for s, p in ((0, 0.0), (1, 0.3), (0, 0.3), (2, 0.0))]
     alone, stack, histories = lone_and_stacked(cfgs, small_split)
     for (_, history), stacked_history in zip(alone, histories):
         assert_same_run(history, stacked_history, atol=2e-5)
