@@ -358,7 +358,7 @@ def run_configs(jobs: list[tuple[str, object, TrainConfig]], images: np.ndarray,
                     models_out[value] = state
                 results[i] = result
             final = None if history["diverged"] else history["epochs"][-1]["val_acc"]
-            finals.append((final, f"{study} {value} seed {cfg.seed}"))
+            finals.append((final, run_label(study, value, cfg.seed)))
         done.append(task_id)
         log(f"[{len(done)}/{len(tasks)}] {describe_task(finals, sum(s for _, s in outputs))}")
 
@@ -421,6 +421,13 @@ def single_models(base: TrainConfig = BASELINE, quick: bool = False, cnn_seeds: 
 def seed_name(name: str, seed: int) -> str:
     """A single model's name in single_models for this seed: "cnn", "cnn seed 1", ..."""
     return name if seed == 0 else f"{name} seed {seed}"
+
+
+def run_label(study: str, value, seed: int) -> str:
+    """'lr 0.01 seed 1' for the progress lines; a name that already ends in its seed (seed_name) keeps
+    it once: 'models cnn seed 1'."""
+    label = f"{study} {value}"
+    return label if label.endswith(f" seed {seed}") else f"{label} seed {seed}"
 
 
 def run_all(studies: list[str], models: dict[str, TrainConfig], images: np.ndarray, labels: np.ndarray,

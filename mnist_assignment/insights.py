@@ -428,7 +428,7 @@ def cnn_recipe(cnn, mlp, cnn_seeds: int) -> str:
 def cnn_insight(cnn: dict, mlp: dict, cnn_seeds: list[float], cnn_params: int, mlp_params: int,
                 cnn_madds: int, mlp_madds: int) -> str:
     """cnn_seeds: the CNN recipe's accuracy (as it predicts) on each seed trained, cnn's first."""
-    seeds = f" Over its seeds the CNN recipe gives {over_seeds(cnn_seeds)}." if len(cnn_seeds) > 1 else ""
+    seeds = f" The CNN recipe gives {over_seeds(cnn_seeds)}." if len(cnn_seeds) > 1 else ""
     shifts = ""
     if cnn.get("tta_val_acc") is not None:
         views = (2 * cnn["config"]["tta"] + 1) ** 2

@@ -287,3 +287,6 @@ def test_the_cnn_trains_on_every_seed_under_names_the_notebook_can_find():
     assert set(three) - set(experiments.single_models(BASELINE)) == {"cnn seed 1", "cnn seed 2"}
     quick = experiments.single_models(BASELINE, quick=True, cnn_seeds=2)
     assert quick["cnn seed 1"] == replace(quick["cnn"], seed=1)  # quick mode's 1 epoch on every seed
+    assert experiments.run_label("models", "cnn seed 1", 1) == "models cnn seed 1"  # the seed said once
+    assert [experiments.run_label(s, v, 1) for s, v in (("models", "cnn"), ("lr", 0.01))] == [
+        "models cnn seed 1", "lr 0.01 seed 1"]
