@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -381,14 +382,20 @@ NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "SGD with momentum 0.9", "adam": "Adam", "adamw": "AdamW"}
 
 
+ELASTIC_WORDS = ("elastic distortions of strength {:g} (every training digit bent along its own random smooth "
+                 "displacement field)")
+
+
 def training_recipe(cfg) -> str:
     """'AdamW with a one-cycle schedule, label smoothing 0.1 and random shifts of up to 2 pixels as
     augmentation', from a config."""
     parts = [OPTIMIZER_NAMES[cfg.optimizer] + (" with a one-cycle schedule" if cfg.schedule == "onecycle" else "")]
     if cfg.label_smoothing:
         parts.append(f"label smoothing {cfg.label_smoothing:g}")
-    if cfg.shift:
-        parts.append(f"random shifts of up to {plural(cfg.shift, 'pixel')} as augmentation")
+    augment = [f"random shifts of up to {plural(cfg.shift, 'pixel')}" if cfg.shift else "",
+               ELASTIC_WORDS.format(cfg.elastic) if cfg.elastic else ""]
+    if any(augment):
+        parts.append(" plus ".join(a for a in augment if a) + " as augmentation")
     return join_words(parts)
 
 
@@ -410,14 +417,17 @@ def cnn_recipe(cnn, mlp, cnn_seeds: int) -> str:
                  "\"as it predicts\" below, and what the confusion matrix, the gallery of mistakes and the "
                  "submission use.")
     norm = "LayerNorm" if mlp.layernorm else "BatchNorm" if mlp.batchnorm else ""
-    extras = join_words([w for w in (norm, f"dropout {mlp.dropout:g}" if mlp.dropout else "") if w])
-    how = ("by the same training recipe" if training_recipe(mlp) == training_recipe(cnn)
-           else f"with {training_recipe(mlp)}")
+    extras = [w for w in (norm, f"dropout {mlp.dropout:g}" if mlp.dropout else "") if w]
+    recipe = training_recipe(replace(mlp, elastic=0.0))  # the CNN's recipe, or not, before the MLP's extra
+    how = "by the same training recipe" if recipe == training_recipe(cnn) else f"with {recipe}"
+    if mlp.elastic and not cnn.elastic:
+        how += f" plus {ELASTIC_WORDS.format(mlp.elastic)}"
     n = len(mlp.hidden)
     layers = (f"{NUMBERS.get(n, n)} hidden {'layer' if n == 1 else 'layers'} of {mlp.hidden[0]:,} units"
               if len(set(mlp.hidden)) == 1 else f"hidden layers of {join_words([f'{h:,}' for h in mlp.hidden])} units")
-    text += (f" The `best-mlp` preset trains an MLP with {layers}{', ' + extras if extras else ''} {how}, at batch "
-             f"{mlp.batch_size} for {plural(mlp.epochs, 'epoch')}.")
+    text += (f" The `best-mlp` preset trains an MLP with {join_words([layers, *extras])}{',' if extras else ''} {how}, at batch "
+             f"{mlp.batch_size} for {plural(mlp.epochs, 'epoch')}"
+             + (f"; it too predicts from {(2 * mlp.tta + 1) ** 2} shifted copies." if mlp.tta else "."))
     if cnn_seeds > 1:
         text += (f" The CNN trains on {plural(cnn_seeds, 'seed')}, like every study, so that its figure comes with "
                  "its spread; the analysis below, the confusion matrix and the submission use seed 0's model "

@@ -34,7 +34,7 @@ def stack_key(cfg: TrainConfig) -> tuple | None:
     # BatchNorm makes the gradient of a weight whose input is constant over a batch (a blank pixel)
     # pure rounding noise, which Adam scales up into full steps: such a run is defined by its rounding
     # and a stack cannot reproduce it; SGD's steps of that noise are negligible
-    alone = (cfg.model != "mlp" or cfg.shift or cfg.tta or cfg.label_smoothing or cfg.weight_decay
+    alone = (cfg.model != "mlp" or cfg.shift or cfg.elastic or cfg.tta or cfg.label_smoothing or cfg.weight_decay
              or cfg.schedule != "constant" or cfg.patience or cfg.optimizer not in UPDATES
              or (cfg.batchnorm and cfg.optimizer == "adam"))
     return None if alone else (cfg.hidden, cfg.batch_size, cfg.epochs, cfg.optimizer, cfg.log_every, cfg.batchnorm)

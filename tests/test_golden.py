@@ -23,6 +23,7 @@ CONFIGS = {
     "early": replace(BASELINE, optimizer="adam", lr=0.01, epochs=12, patience=2, batch_size=128),
     "cnn": replace(PRESETS["cnn"], channels=(8, 16), hidden=(32,), epochs=2),
     "diverged": replace(BASELINE, lr=1e9, epochs=3),
+    "elastic": replace(BASELINE, hidden=(64, 32), shift=1, elastic=15.0, tta=1, batch_size=128, epochs=2),
 }
 
 

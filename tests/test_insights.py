@@ -126,17 +126,32 @@ def test_the_runtime_line_counts_results_and_the_runs_behind_them():
 
 
 def test_the_presets_description_follows_their_configs():
-    cnn, mlp = PRESETS["cnn"], PRESETS["best-mlp"]
+    cnn, mlp = PRESETS["cnn"], replace(PRESETS["best-mlp"], dropout=0.0, elastic=15.0, tta=1)
     text = insights.cnn_recipe(cnn, mlp, 3)
     assert "three 3×3 convolution blocks of 16, 32 and 64 channels" in text and "batch 64, 16 epochs" in text
     assert "9 copies" in text
-    assert "two hidden layers of 1,024 units, LayerNorm and dropout 0.3 by the same training recipe" in text
+    assert ("two hidden layers of 1,024 units and LayerNorm, by the same training recipe plus elastic distortions "
+            "of strength 15 (" in text)
+    assert "at batch 128 for 20 epochs; it too predicts from 9 shifted copies." in text
     assert "3 seeds" in text
     other = insights.cnn_recipe(replace(cnn, channels=(8, 16), batchnorm=False, tta=0, epochs=1),
-                                replace(mlp, optimizer="sgd", schedule="constant", layernorm=False), 1)
+                                replace(mlp, optimizer="sgd", schedule="constant", layernorm=False, dropout=0.3,
+                                        elastic=0.0, tta=0), 1)
     assert "two 3×3 convolution blocks of 8 and 16 channels (each: convolution, 2×2 max-pool, ReLU)" in other
     assert "1 epoch." in other and "copies" not in other and "seeds" not in other
-    assert "two hidden layers of 1,024 units, dropout 0.3 with SGD, label smoothing 0.1" in other
+    assert ("two hidden layers of 1,024 units and dropout 0.3, with SGD, label smoothing 0.1 and random shifts of "
+            "up to 2 pixels as augmentation, at batch 128 for 20 epochs." in other)
+    assert "elastic" not in other and "predicts" not in other.split("`best-mlp`")[1]
+
+
+def test_the_training_recipe_names_each_augmentation():
+    base = replace(PRESETS["best-mlp"], elastic=15.0)
+    assert insights.training_recipe(replace(base, elastic=0.0, shift=0)).endswith("label smoothing 0.1")
+    both = insights.training_recipe(base)
+    assert both.endswith("random shifts of up to 2 pixels plus elastic distortions of strength 15 (every training "
+                         "digit bent along its own random smooth displacement field) as augmentation")
+    only = insights.training_recipe(replace(base, shift=0, elastic=7.5))
+    assert "label smoothing 0.1 and elastic distortions of strength 7.5 (" in only and "shifts" not in only
 
 
 def test_a_figure_over_seeds_says_how_many_and_the_lowest():

@@ -144,7 +144,7 @@ def test_stack_key_groups_only_runs_that_can_share_batches():
     assert stack_key(BASE) == stack_key(replace(BASE, lr=0.1, dropout=0.3, layernorm=True, seed=1))
     for different in ({"batch_size": 32}, {"epochs": 3}, {"hidden": (16, 16)}, {"optimizer": "adam"}):
         assert stack_key(replace(BASE, **different)) != stack_key(BASE)
-    for alone in ({"model": "cnn"}, {"shift": 2}, {"schedule": "onecycle"},
+    for alone in ({"model": "cnn"}, {"shift": 2}, {"elastic": 15.0}, {"schedule": "onecycle"},
                   {"optimizer": "adamw"}, {"patience": 2}, {"label_smoothing": 0.1}, {"weight_decay": 0.01}):
         assert stack_key(replace(BASE, **alone)) is None
     with pytest.raises(ValueError, match="cannot be trained as one stack"):

@@ -1,6 +1,7 @@
 import json
 import math
 from dataclasses import replace
+from types import SimpleNamespace as NS
 
 import pytest
 import torch
@@ -23,6 +24,7 @@ from mnist_assignment.training import (
     CheckpointError,
     History,
     cpu_threads,
+    elastic_distort,
     evaluate,
     fit,
     flush_denormals,
@@ -137,7 +139,8 @@ def test_dropout_masks_come_from_the_runs_own_generator():
 
 def test_bad_configs_are_refused():
     for bad in [dict(optimizer="rmsprop"), dict(dropout=1.0), dict(hidden=()), dict(lr=0),
-                dict(layernorm=True, batchnorm=True), dict(batch_size=0), dict(tta=-1), dict(tta=4)]:
+                dict(layernorm=True, batchnorm=True), dict(batch_size=0), dict(tta=-1), dict(tta=4),
+                dict(elastic=-1.0), dict(elastic=math.nan), dict(elastic=101.0)]:
         with pytest.raises(ValueError):
             replace(BASELINE, **bad)
     with pytest.raises(ValueError, match="unknown config"):
@@ -276,6 +279,43 @@ def test_random_shift_moves_digits_within_bounds():
     assert shifted.shape == x.shape and torch.all(shifted.sum(1) == 1)
     rows, cols = shifted.nonzero()[:, 1] // 28, shifted.nonzero()[:, 1] % 28
     assert torch.all((rows - 14).abs() <= 2) and torch.all((cols - 14).abs() <= 2)
+
+
+def blob(blank: float) -> torch.Tensor:
+    """Two images: a filled 8x8 square at the centre (1.0) on blank, and blank alone."""
+    x = torch.full((2, 28, 28), blank)
+    x[0, 10:18, 10:18] = 1.0
+    return x.view(2, 784)
+
+
+def test_elastic_distortion_bends_a_digit_but_keeps_it_in_place():
+    blank = -0.42
+    x = blob(blank)
+    same = elastic_distort(x, 0.0, blank, torch.Generator().manual_seed(0))
+    assert torch.allclose(same, x, atol=1e-5)  # strength 0: every pixel samples itself
+    bent = elastic_distort(x, 15.0, blank, torch.Generator().manual_seed(0))
+    assert bent.shape == x.shape
+    assert torch.equal(bent, elastic_distort(x, 15.0, blank, torch.Generator().manual_seed(0)))  # the run's own stream
+    assert not torch.equal(bent, elastic_distort(x, 15.0, blank, torch.Generator().manual_seed(1)))
+    assert torch.allclose(bent[1], torch.full((784,), blank), atol=1e-5)  # nothing comes from nowhere
+    assert (bent[0] - x[0]).abs().max() > 0.5  # the square's edges moved
+    ink, moved = x[0] - blank, bent[0] - blank
+    assert abs(moved.sum() / ink.sum() - 1) < 0.15  # bent, not erased or smeared over the image
+    pos = torch.arange(28.0)
+    for axis in (0, 1):  # the centre of mass stays within two pixels
+        profile_x, profile_m = ink.view(28, 28).sum(axis), moved.view(28, 28).sum(axis)
+        assert abs((profile_m @ pos) / profile_m.sum() - (profile_x @ pos) / profile_x.sum()) < 2
+
+
+def test_the_augmentation_is_none_only_when_shift_and_elastic_are_off():
+    split = NS(blank=-0.42)
+    assert training.make_augment(TINY, split) is None
+    x = blob(-0.42)
+    elastic = training.make_augment(replace(TINY, elastic=15.0), split)
+    assert not torch.equal(elastic(x), x)
+    both = training.make_augment(replace(TINY, elastic=15.0, shift=2), split)
+    again = training.make_augment(replace(TINY, elastic=15.0, shift=2), split)
+    assert torch.equal(both(x), again(x))  # seeded from the config, like every other random choice of a run
 
 
 def test_shifted_views_move_every_pixel_by_each_offset_and_fill_with_blank():
