@@ -425,7 +425,8 @@ def cnn_recipe(cnn, mlp, cnn_seeds: int) -> str:
     n = len(mlp.hidden)
     layers = (f"{NUMBERS.get(n, n)} hidden {'layer' if n == 1 else 'layers'} of {mlp.hidden[0]:,} units"
               if len(set(mlp.hidden)) == 1 else f"hidden layers of {join_words([f'{h:,}' for h in mlp.hidden])} units")
-    text += (f" The `best-mlp` preset trains an MLP with {join_words([layers, *extras])}{',' if extras else ''} {how}, at batch "
+    described = join_words([layers, *extras]) + ("," if extras else "")
+    text += (f" The `best-mlp` preset trains an MLP with {described} {how}, at batch "
              f"{mlp.batch_size} for {plural(mlp.epochs, 'epoch')}"
              + (f"; it too predicts from {(2 * mlp.tta + 1) ** 2} shifted copies." if mlp.tta else "."))
     if cnn_seeds > 1:
