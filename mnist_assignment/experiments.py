@@ -185,9 +185,9 @@ def plan_tasks(cfgs: list[TrainConfig], stack: bool = True, workers: int = 1) ->
 
     Runs that share a seed and everything stacked.stack_key looks at share their batches: one
     stack. Fewer than JOIN_BELOW such runs (the batch-size study's one run per seed and size, the
-    BatchNorm study's two) join the runs of other seeds with the same key instead, each with its own
-    batches. Everything else trains alone. With several workers, stacks are then split until no
-    worker is left idle at the end (balanced).
+    BatchNorm study's and the momentum runs' two) join the runs of other seeds with the same key
+    instead, each with its own batches. Everything else trains alone. With several workers, stacks
+    are then split until no worker is left idle at the end (balanced).
     """
     from .stacked import stack_key
 
