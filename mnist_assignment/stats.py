@@ -1,0 +1,151 @@
+"""What a study's runs say: one summary row per value (mean ± std over seeds), and the one rule by
+which two values are called better, worse or cannot be told apart (paired seeds, t-interval)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+def by_value(results: list) -> dict:
+    groups: dict = {}
+    for r in results:
+        groups.setdefault(json.dumps(r.value), []).append(r)
+    return {json.loads(k): v for k, v in groups.items()}
+
+
+def epochs_to(history_epochs: list[dict], threshold: float) -> int | None:
+    for e in history_epochs:
+        if e["val_acc"] is not None and e["val_acc"] >= threshold:
+            return e["epoch"]
+    return None
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return math.nan, math.nan
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def summarise(results: list) -> pd.DataFrame:
+    """One row per value: final/best validation accuracy (mean, std over seeds) and more."""
+    rows = []
+    for value, runs in by_value(results).items():
+        finals = [None if r.diverged else r.epochs[-1]["val_acc"] for r in runs]
+        train_finals = [None if r.diverged else r.epochs[-1]["train_acc"] for r in runs]
+        bests = [max((e["val_acc"] for e in r.epochs if e["val_acc"] is not None), default=None)
+                 for r in runs]
+        losses = [None if r.diverged else r.epochs[-1]["val_loss"] for r in runs]
+        to95 = [epochs_to(r.epochs, 0.95) for r in runs]
+        reached = [t for t in to95 if t is not None]
+        final_m, final_s = mean_std(finals)
+        best_m, best_s = mean_std(bests)
+        rows.append({
+            "value": value,
+            "final_val_acc": final_m, "final_val_acc_std": final_s,
+            "best_val_acc": best_m, "best_val_acc_std": best_s,
+            "final_train_acc": mean_std(train_finals)[0],
+            "final_val_loss": mean_std(losses)[0],
+            "epochs_to_95": float(np.mean(reached)) if len(reached) == len(runs) else math.nan,
+            "seconds_per_run": float(np.mean([r.seconds for r in runs])),
+            "seeds": len(runs),
+            "diverged": sum(r.diverged for r in runs),
+            # per seed, for paired comparisons; a diverged run counts as chance level
+            "per_seed": {r.seed: (CHANCE if r.diverged else r.epochs[-1]["val_acc"]) for r in runs},
+        })
+    return pd.DataFrame(rows)
+
+
+def display_table(summary: pd.DataFrame, factor: str) -> pd.DataFrame:
+    """The summary formatted for reading: mean ± std as text, percentages."""
+    def pm(m, s):
+        return "diverged" if not math.isfinite(m) else f"{100 * m:.2f} ± {100 * s:.2f}"
+
+    return pd.DataFrame({
+        factor: summary["value"].map(lambda v: f"{v:g}" if isinstance(v, float) else str(v)),
+        "final val acc %": [pm(m, s) for m, s in zip(summary.final_val_acc, summary.final_val_acc_std)],
+        "best val acc %": [pm(m, s) for m, s in zip(summary.best_val_acc, summary.best_val_acc_std)],
+        "final val loss": summary.final_val_loss.map(lambda v: f"{v:.4f}" if math.isfinite(v) else "—"),
+        "epochs to 95%": summary.epochs_to_95.map(lambda v: f"{v:.1f}" if math.isfinite(v) else "never"),
+        "s / run": summary.seconds_per_run.map(lambda v: f"{v:.1f}"),
+        "diverged": [f"{d}/{n}" for d, n in zip(summary.diverged, summary.seeds)],
+    }).set_index(factor)
+
+
+CHANCE = 0.1  # a diverged run's accuracy in a paired comparison: it predicts nothing
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """a minus b in final validation accuracy, paired by seed, with a t-interval."""
+
+    a: object
+    b: object
+    diff: float  # mean over seeds of acc(a, seed) - acc(b, seed)
+    low: float
+    high: float
+    seeds: int
+
+    @property
+    def verdict(self) -> str:
+        """'better' or 'worse' only when the whole interval is on one side of zero, else 'tie'."""
+        if self.low > 0:
+            return "better"
+        if self.high < 0:
+            return "worse"
+        return "tie"
+
+
+def paired(a_per_seed: dict, b_per_seed: dict, a=None, b=None, confidence: float = CONFIDENCE) -> Comparison:
+    """The rule every 'better / worse / cannot tell' in the notebook follows.
+
+    Runs with the same seed share their initial weights and batch order, so the per-seed
+    difference removes most of the seed-to-seed spread. A winner is named only when the
+    t-interval of the mean difference excludes zero; with one seed nothing can be told apart.
+    """
+    from scipy import stats
+
+    seeds = sorted(set(a_per_seed) & set(b_per_seed))
+    d = np.array([a_per_seed[s] - b_per_seed[s] for s in seeds], dtype=float)
+    if len(d) == 0:
+        raise ValueError(f"no common seeds to compare {a!r} and {b!r}")
+    mean = float(d.mean())
+    if len(d) < 2:
+        return Comparison(a, b, mean, -math.inf, math.inf, len(d))
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
+    return Comparison(a, b, mean, mean - half, mean + half, len(d))
+
+
+def compare(summary: pd.DataFrame, a, b) -> Comparison:
+    """paired() for two values of one summary table."""
+    ra = summary[summary.value == a].iloc[0]
+    rb = summary[summary.value == b].iloc[0]
+    return paired(ra.per_seed, rb.per_seed, a, b)
+
+
+def within_noise(summary: pd.DataFrame, a, b) -> bool:
+    """True when the paired rule cannot tell a from b."""
+    return compare(summary, a, b).verdict == "tie"
+
+
+def best_value(summary: pd.DataFrame):
+    """The value with the highest mean final accuracy among those that never diverged."""
+    ok = summary[(summary.diverged == 0) & summary.final_val_acc.notna()]
+    if ok.empty:
+        ok = summary[summary.final_val_acc.notna()]
+    return ok.loc[ok.final_val_acc.idxmax()].value
+
+
+def ranking(summary: pd.DataFrame) -> tuple[object, list, list]:
+    """(best, values the rule cannot tell from it, values it beats)."""
+    best = best_value(summary)
+    ties, beaten = [], []
+    for v in summary.value:
+        if v != best:
+            (ties if within_noise(summary, best, v) else beaten).append(v)
+    return best, ties, beaten
