@@ -150,9 +150,9 @@ def config_from_args(args):
 
 
 def cmd_train(args) -> int:
-    from .data import prepare
+    from .loader import prepare
     from .models import count_parameters, describe_device, pick_device
-    from .training import save_checkpoint, train
+    from .training import run, save_checkpoint
 
     cfg = config_from_args(args)
     out = Path(args.out)
@@ -167,7 +167,7 @@ def cmd_train(args) -> int:
         device = pick_device()
         print(f"device: {describe_device(device)}")
         split = prepare(images, labels, device)
-        model, history = train(cfg, split)
+        model, history = run(cfg, split, log=print)
         # both files or neither: each is written to a temp name, and renamed only once both are whole
         with atomic_path(out / "history.json") as history_tmp, atomic_path(out / "model.pt") as model_tmp:
             history_tmp.write_text(history.to_json(), encoding="utf-8")
@@ -197,7 +197,7 @@ def final_text(history) -> str:
 def train_numpy(cfg, images, labels, out: Path) -> int:
     import numpy as np
 
-    from .data import prepare
+    from .loader import prepare
     from .numpy_mlp import fit_numpy
 
     if cfg.optimizer != "sgd" or cfg.layernorm or cfg.batchnorm:
@@ -217,7 +217,9 @@ def train_numpy(cfg, images, labels, out: Path) -> int:
 def cmd_predict(args) -> int:
     import torch
 
-    from .data import load_digits, normalise
+    from .augment import as_it_predicts
+    from .data import load_digits
+    from .loader import normalise
     from .models import pick_device
     from .training import load_checkpoint, predict
 
@@ -226,7 +228,7 @@ def cmd_predict(args) -> int:
     model, cfg, mean, std = load_checkpoint(args.checkpoint, device)
     images, _ = load_digits(args.data, kind="test")
     # as the model was validated: with its test-time shifts, if it has them
-    labels = predict(model, normalise(images, mean, std).to(device), tta=cfg.tta, blank=-mean / std).cpu()
+    labels = predict(as_it_predicts(model, cfg, blank=-mean / std), normalise(images, mean, std).to(device)).cpu()
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["ImageId", "Label"])
@@ -239,16 +241,19 @@ def cmd_predict(args) -> int:
 
 def cmd_sweep(args) -> int:
     from .config import BASELINE
-    from .experiments import STUDIES, ResultStore, display_table, run_study, summarise
+    from .runner import run_studies
+    from .stats import display_table, summarise
+    from .store import ResultStore
+    from .studies import STUDIES
 
     if args.seeds < 1 or (args.workers is not None and args.workers < 1):
         raise UsageError("--seeds and --workers must be at least 1")
     images, labels, source = checked_source(args.data)
     print(f"data: {source.describe()}")
     base = BASELINE if args.epochs is None else replace(BASELINE, epochs=args.epochs)
-    results = run_study(args.study, images, labels, source.sha256, seeds=args.seeds, base=base,
-                        store=ResultStore(args.out), reuse=args.reuse or None, workers=args.workers,
-                        log=lambda line: print(line, flush=True))  # progress shows in pipes and logs too
+    results = run_studies([args.study], images, labels, source.sha256, seeds=args.seeds, base=base,
+                          store=ResultStore(args.out), reuse=args.reuse or None, workers=args.workers,
+                          log=lambda line: print(line, flush=True))[args.study]  # progress shows in pipes and logs too
     factor = STUDIES[args.study][0]
     print(display_table(summarise(results), factor).to_string())
     return 0

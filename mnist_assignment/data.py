@@ -377,7 +377,7 @@ def problems(images: np.ndarray, labels: np.ndarray | None) -> list[Problem]:
         if labels is not None and len(images) >= 10 and not any(counts[d] < 2 for d in np.flatnonzero(counts)):
             from .loader import stratified_split
 
-            train_idx, val_idx, _, _ = stratified_split(np.arange(len(images)), labels)
+            _, val_idx = stratified_split(labels)
             in_val = np.zeros(len(images), dtype=bool)
             in_val[val_idx] = True
             crossing = sum(1 for g in groups if in_val[g].any() and not in_val[g].all())
@@ -386,15 +386,3 @@ def problems(images: np.ndarray, labels: np.ndarray | None) -> list[Problem]:
         found.append(Problem(text))
     return found
 
-
-# The split and the DataLoader live in loader.py, which needs torch and scikit-learn; reading and
-# checking a file does not, so `check-data` and `--help` start without them. data.prepare etc. still work.
-_LOADER = {"Split", "stratified_split", "normalise", "prepare", "TensorPairs", "ShuffledBatches", "make_loader"}
-
-
-def __getattr__(name: str):
-    if name in _LOADER:
-        from . import loader
-
-        return getattr(loader, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from .data import Source
-from .experiments import by_value, paired, plural, ranking
+from .runner import plural
+from .stats import by_value, paired, ranking
 from .training import History
 
 # ---------------------------------------------------------------- words and numbers

@@ -1,7 +1,6 @@
 """Split, normalise, feed: the stratified 80/20 split as tensors, and the DataLoader over them.
 
-Reached as data.prepare / data.make_loader / ... too (data.py forwards the names), so the notebook
-reads data.* from loading to batches.
+The notebook shows these definitions in section 1 and trains every run with its own copies of them.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ class Split:
     y_val: torch.Tensor
     mean: float
     std: float
+    val_index: np.ndarray  # each validation digit's row in the loaded file
 
     @property
     def blank(self) -> float:
@@ -32,14 +32,12 @@ class Split:
 
     def to(self, device: torch.device | str) -> Split:
         return Split(self.x_train.to(device), self.y_train.to(device), self.x_val.to(device),
-                     self.y_val.to(device), self.mean, self.std)
+                     self.y_val.to(device), self.mean, self.std, self.val_index)
 
 
-def stratified_split(images: np.ndarray, labels: np.ndarray, val_fraction: float = 0.2,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """scikit-learn's stratified split: x_train, x_val, y_train, y_val, the same on every run."""
-    return train_test_split(images, labels, test_size=val_fraction, stratify=labels,
-                            random_state=seed)
+def stratified_split(labels: np.ndarray, val_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's stratified split of the row numbers: (train rows, validation rows), the same on every run."""
+    return train_test_split(np.arange(len(labels)), test_size=val_fraction, stratify=labels, random_state=seed)
 
 
 def normalise(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
@@ -49,28 +47,29 @@ def normalise(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
 def prepare(images: np.ndarray, labels: np.ndarray, device: torch.device | str = "cpu",
             val_fraction: float = 0.2, seed: int = 0) -> Split:
     """Split, then normalise both parts once with statistics of the training part only."""
-    x_tr, x_va, y_tr, y_va = stratified_split(images, labels, val_fraction, seed)
-    scaled = x_tr.astype(np.float64) / 255.0
+    train_rows, val_rows = stratified_split(labels, val_fraction, seed)
+    scaled = images[train_rows].astype(np.float64) / 255.0
     mean, std = float(scaled.mean()), float(scaled.std())
     std = std if std > 1e-6 else 1.0  # constant images: centre them, nothing to scale
-    return Split(normalise(x_tr, mean, std), torch.from_numpy(y_tr), normalise(x_va, mean, std),
-                 torch.from_numpy(y_va), mean, std).to(device)
+    return Split(normalise(images[train_rows], mean, std), torch.from_numpy(labels[train_rows]),
+                 normalise(images[val_rows], mean, std), torch.from_numpy(labels[val_rows]),
+                 mean, std, val_rows).to(device)
 
 
 class TensorPairs(torch.utils.data.Dataset):
-    """Two in-memory tensors; indexing with a tensor of indices returns a whole batch."""
+    """Two in-memory tensors; indexing with a tensor of indices returns a whole batch, through
+    `transform` (augmentation) when one is given."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor):
-        self.x, self.y = x, y
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, transform=None):
+        self.x, self.y, self.transform = x, y, transform
 
     def __len__(self) -> int:
         return len(self.y)
 
-    def __getitem__(self, index):
-        if isinstance(index, torch.Tensor):  # a whole batch: index_select is several times faster than x[index]
-            index = index.to(self.x.device)  # the sampler's indices live on the CPU; the data may not
-            return self.x.index_select(0, index), self.y.index_select(0, index)
-        return self.x[index], self.y[index]
+    def __getitem__(self, index: torch.Tensor):
+        index = index.to(self.x.device)  # one batch of row numbers (ShuffledBatches), made on the CPU
+        x = self.x.index_select(0, index)  # several times faster than x[index]
+        return (x if self.transform is None else self.transform(x)), self.y.index_select(0, index)
 
 
 class ShuffledBatches(Sampler):
@@ -88,12 +87,12 @@ class ShuffledBatches(Sampler):
 
 
 def make_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
-                seed: int = 0) -> DataLoader:
+                seed: int = 0, transform=None) -> DataLoader:
     """A real DataLoader, but each batch is one indexing op on tensors already in memory."""
     generator = torch.Generator().manual_seed(seed)
     sampler = ShuffledBatches(len(y), batch_size, shuffle, generator)
     # batch_size=None: the sampler already yields whole batches, so nothing is collated per sample
-    return DataLoader(TensorPairs(x, y), sampler=sampler, batch_size=None,
+    return DataLoader(TensorPairs(x, y, transform), sampler=sampler, batch_size=None,
                       collate_fn=lambda batch: batch)
 
 

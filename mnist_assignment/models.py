@@ -1,8 +1,6 @@
-"""MLP and CNN built from a TrainConfig; optional parts are nn.Identity so forward has no ifs."""
+"""MLP and CNN built from a TrainConfig: only the layers the config asks for, so print(model) shows what runs."""
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
@@ -10,49 +8,19 @@ from torch import nn
 from .config import TrainConfig
 
 
-class Dropout(nn.Module):
-    """Inverted dropout (as nn.Dropout) whose masks come from the run's own generator.
-
-    Why not the global RNG: runs that differ only in their dropout rate then drop units from the
-    same random numbers (a paired comparison), and a run trained in a stack (stacked.py) gets
-    exactly the masks it would get alone.
-    """
-
-    def __init__(self, p: float, generator: torch.Generator):
-        super().__init__()
-        self.p, self.generator = p, generator
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return x
-        uniform = torch.rand(x.shape, generator=self.generator).to(x.device)
-        return x * (uniform >= self.p) / (1 - self.p)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
-
-
-def dropout_generator(seed: int) -> torch.Generator:
-    # a stream of its own, so that the masks do not reuse the numbers that drew the initial weights
-    return torch.Generator().manual_seed(1_000_003 * (seed + 1))
-
-
-def hidden_block(n_in: int, n_out: int, cfg: TrainConfig, generator: torch.Generator) -> nn.Sequential:
-    """The one place the order is stated: Linear -> norm -> ReLU -> Dropout."""
+def hidden_block(n_in: int, n_out: int, cfg: TrainConfig) -> nn.Sequential:
+    """The one place the order is stated: Linear -> norm -> ReLU -> Dropout, each only if the config asks."""
+    # BatchNorm subtracts the batch mean, so a bias before it would get only rounding noise as its
+    # gradient (which Adam would scale up into steps); BatchNorm's own shift takes its place
+    layers = [nn.Linear(n_in, n_out, bias=not cfg.batchnorm)]
     if cfg.batchnorm:
-        norm = nn.BatchNorm1d(n_out)
+        layers.append(nn.BatchNorm1d(n_out))
     elif cfg.layernorm:
-        norm = nn.LayerNorm(n_out)
-    else:
-        norm = nn.Identity()
-    return nn.Sequential(
-        # BatchNorm subtracts the batch mean, so a bias before it would get only rounding noise as its
-        # gradient (which Adam would scale up into steps); BatchNorm's own shift takes its place
-        nn.Linear(n_in, n_out, bias=not cfg.batchnorm),
-        norm,
-        nn.ReLU(),
-        Dropout(cfg.dropout, generator) if cfg.dropout > 0 else nn.Identity(),
-    )
+        layers.append(nn.LayerNorm(n_out))
+    layers.append(nn.ReLU())
+    if cfg.dropout > 0:
+        layers.append(nn.Dropout(cfg.dropout))
+    return nn.Sequential(*layers)
 
 
 def he_init(module: nn.Module) -> None:
@@ -64,24 +32,10 @@ def he_init(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-SMALL_BATCH = 32  # input_major pays up to here (bench/README.md)
-
-
-def input_major(module: nn.Module) -> None:
-    """Store each Linear weight input-major: same [out, in] shape and values, [in, out] in memory.
-
-    F.linear computes x @ W.T, and MKL's small-batch matmul is faster when W.T is contiguous
-    (bench/README.md); values, gradients and results are those of a plain nn.Linear.
-    """
-    if isinstance(module, nn.Linear):
-        module.weight = nn.Parameter(module.weight.detach().T.contiguous().T)
-
-
 def hidden_layers(n_in: int, cfg: TrainConfig) -> nn.Sequential:
-    """The hidden blocks from n_in inputs through cfg.hidden; one dropout stream serves them all."""
+    """The hidden blocks from n_in inputs through cfg.hidden."""
     widths = [n_in, *cfg.hidden]
-    generator = dropout_generator(cfg.seed)
-    return nn.Sequential(*[hidden_block(a, b, cfg, generator) for a, b in zip(widths, widths[1:])])
+    return nn.Sequential(*[hidden_block(a, b, cfg) for a, b in zip(widths, widths[1:])])
 
 
 class MLP(nn.Module):
@@ -101,15 +55,14 @@ class MLP(nn.Module):
 
 def conv_block(c_in: int, c_out: int, cfg: TrainConfig) -> nn.Sequential:
     """Conv3x3 -> MaxPool2x2 (halves the side) -> BatchNorm -> ReLU."""
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1, bias=not cfg.batchnorm),
-        # pool first: BatchNorm and ReLU then run on a quarter of the values. Normalising the pooled
-        # maps is a slightly different model from normalising before the pool (its statistics are
-        # those of the maxima), as accurate and a quarter faster an epoch (bench/README.md)
-        nn.MaxPool2d(2),
-        nn.BatchNorm2d(c_out) if cfg.batchnorm else nn.Identity(),
-        nn.ReLU(),
-    )
+    # pool first: BatchNorm and ReLU then run on a quarter of the values. Normalising the pooled
+    # maps is a slightly different model from normalising before the pool (its statistics are
+    # those of the maxima), as accurate and a quarter faster an epoch (bench/README.md)
+    layers = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=not cfg.batchnorm), nn.MaxPool2d(2)]
+    if cfg.batchnorm:
+        layers.append(nn.BatchNorm2d(c_out))
+    layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
 
 
 class CNN(nn.Module):
@@ -133,16 +86,11 @@ class CNN(nn.Module):
 
 
 def build_model(cfg: TrainConfig) -> nn.Module:
-    """The model a run trains: the class above, with the CPU memory layouts that make it faster.
-
-    Layout only: the values, and so the maths, are those of the plain class.
-    """
-    model = CNN(cfg) if cfg.model == "cnn" else MLP(cfg)
-    if cfg.batch_size <= SMALL_BATCH:  # larger batches gain nothing, and fused Adam copies such weights
-        model.apply(input_major)
-    if cfg.model == "cnn":  # NHWC: the CPU's convolution kernels are faster on it (bench/README.md)
-        model.to(memory_format=torch.channels_last)
-    return model
+    """The model a run trains: a CNN or an MLP, as the config says."""
+    if cfg.model == "cnn":
+        # NHWC: the CPU's convolution kernels are faster on it (bench/README.md); the values are the same
+        return CNN(cfg).to(memory_format=torch.channels_last)
+    return MLP(cfg)
 
 
 def parameter_table(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
@@ -150,31 +98,18 @@ def parameter_table(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
     return [(name, tuple(p.shape), p.numel()) for name, p in model.named_parameters()]
 
 
-def multiply_adds(model: nn.Module) -> int:
-    """Multiply-adds of one forward pass for one image, in the Linear and Conv2d layers (the rest
-    is small change). Training costs about three times this per image: forward, then two matmuls
-    per layer backward."""
-    total = 0
-
-    def count(module, _inputs, output):
-        nonlocal total
-        if isinstance(module, nn.Linear):
-            total += module.in_features * module.out_features
-        else:  # Conv2d: every output value is a dot product over in_channels x kernel
-            total += output[0].numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
-
-    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
-    hooks = [m.register_forward_hook(count) for m in layers]
-    training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, 784, device=next(model.parameters()).device))
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.train(training)
-    return total
+def multiply_adds(cfg: TrainConfig) -> int:
+    """Multiply-adds of one forward pass for one image in the Linear and Conv2d layers (the rest is
+    small change), from the config alone. Training costs about three times this per image."""
+    total, n_in = 0, 784
+    if cfg.model == "cnn":
+        side, c_in = 28, 1
+        for c_out in cfg.channels:  # a 3x3 conv at full size, then a 2x2 pool halves the side
+            total += side * side * c_in * c_out * 9
+            side, c_in = side // 2, c_out
+        n_in = c_in * side * side
+    widths = [n_in, *cfg.hidden, 10]
+    return total + sum(a * b for a, b in zip(widths, widths[1:]))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -18,8 +18,10 @@ if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .experiments import LOG_AXIS, Result, by_value
 from .files import atomic_path
+from .stats import by_value
+from .store import Result
+from .studies import LOG_AXIS
 
 STYLES = ["-", "--", "-.", ":"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]

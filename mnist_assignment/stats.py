@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+
 def by_value(results: list) -> dict:
     groups: dict = {}
     for r in results:

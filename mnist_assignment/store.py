@@ -4,23 +4,50 @@ reused only when its config, data and code all match."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .config import TrainConfig
-from .files import write_atomic
+from .files import atomic_path, write_atomic
 
-CODE_FILES = ("config.py", "data.py", "models.py", "training.py", "stacked.py", "experiments.py")
+MODELS = "models"  # the study name of single runs whose trained weights are kept too
+PACKAGE = Path(__file__).resolve().parent
 
 
-def code_version() -> str:
-    """A hash of the code that produces a result: a stored result is reused only if it matches."""
-    root = Path(__file__).resolve().parent
+def code_version(*definitions) -> str:
+    """A hash of the code that can change a result: every module of the package, and the source of
+    any of `definitions` (and what they use) defined outside it, e.g. in the notebook. A stored
+    result is reused only if it matches."""
     digest = hashlib.sha256()
-    for name in CODE_FILES:
-        digest.update((root / name).read_bytes())
+    for path in sorted(PACKAGE.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for text in outside_sources(definitions):
+        digest.update(text.encode())
     return digest.hexdigest()[:16]
+
+
+def outside_sources(definitions) -> list[str]:
+    """The source of each function or class among definitions, and of those their code names, that
+    is defined in __main__ (a notebook or script) rather than in an importable module."""
+    seen, out, todo = set(), [], list(definitions)
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or getattr(obj, "__module__", None) != "__main__":
+            continue
+        seen.add(id(obj))
+        functions = [obj] if inspect.isfunction(obj) else \
+            [f for f in vars(obj).values() if inspect.isfunction(f)] if inspect.isclass(obj) else []
+        if inspect.isclass(obj):
+            out.append(f"class {obj.__qualname__}({', '.join(b.__qualname__ for b in obj.__bases__)})")
+            todo += list(obj.__bases__)
+        for f in functions:
+            out.append(inspect.getsource(f))
+            todo += [f.__globals__[n] for n in f.__code__.co_names if n in f.__globals__]
+    return sorted(out)
 
 
 @dataclass
@@ -57,16 +84,31 @@ class ResultStore:
     def path(self, study: str, key: str) -> Path:
         return self.root / study / f"{key}.json"
 
+    def state_path(self, key: str) -> Path:
+        return self.root / MODELS / f"{key}.npz"
+
     def load(self, study: str, key: str) -> Result | None:
-        """The stored result, or None (train again) when missing, unreadable or not a whole result."""
+        """The stored result, or None (train again) when missing, unreadable or not a whole result
+        (for a single model: also when its weights are missing)."""
         try:
             result = Result(**json.loads(self.path(study, key).read_text()))
             epochs = result.history["epochs"]
             if not epochs or not all({"epoch", "val_acc", "val_loss", "train_acc"} <= set(e) for e in epochs):
                 return None
+            if study == MODELS and not self.state_path(key).is_file():
+                return None
             return result
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None
 
-    def save(self, result: Result, key: str) -> None:
+    def load_state(self, key: str) -> dict:
+        """A single model's stored weights (NumPy arrays by name)."""
+        with np.load(self.state_path(key), allow_pickle=False) as arrays:
+            return dict(arrays)
+
+    def save(self, result: Result, key: str, state: dict | None = None) -> None:
+        """The weights first, the JSON last: a result whose JSON exists is whole."""
+        if state is not None:
+            with atomic_path(self.state_path(key)) as tmp, open(tmp, "wb") as f:
+                np.savez(f, **state)
         write_atomic(self.path(result.study, key), json.dumps(result.__dict__, allow_nan=False))
