@@ -75,17 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     interrupt_on_sigterm()
+    command = None
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        command = args.command
+        return COMMANDS[command](args)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except (ValueError, OSError) as err:  # DataError and CheckpointError are ValueErrors
-        print(f"error: {one_line(err)}", file=sys.stderr)
+        print(f"error: {one_line(err, command)}", file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as err:  # torch reports allocation and write failures this way
-        print(f"error: {one_line(err)}", file=sys.stderr)
+        print(f"error: {one_line(err, command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -95,10 +97,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-def one_line(err: BaseException) -> str:
+MEMORY_ADVICE = {  # what the user can change depends on the command that ran out
+    "predict": "not enough memory to load this checkpoint and predict (close other programs, or predict "
+               "on a smaller test file)",
+    "sweep": "not enough memory for these runs (try fewer --workers)",
+}
+
+
+def one_line(err: BaseException, command: str | None = None) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
     if "can't allocate memory" in text or isinstance(err, MemoryError):
-        return "not enough memory for this model or data (try smaller --hidden or --batch-size)"
+        return MEMORY_ADVICE.get(command, "not enough memory for this model or data "
+                                          "(try smaller --hidden or --batch-size)")
     return text[:300]
 
 
@@ -150,9 +160,10 @@ def config_from_args(args):
 
 
 def cmd_train(args) -> int:
+    from .checkpoints import save_checkpoint
     from .loader import prepare
     from .models import count_parameters, describe_device, pick_device
-    from .training import run, save_checkpoint
+    from .training import run
 
     cfg = config_from_args(args)
     out = Path(args.out)
@@ -218,10 +229,11 @@ def cmd_predict(args) -> int:
     import torch
 
     from .augment import as_it_predicts
+    from .checkpoints import load_checkpoint
     from .data import load_digits
     from .loader import normalise
     from .models import pick_device
-    from .training import load_checkpoint, predict
+    from .training import predict
 
     refuse_overwriting(args.out, [args.checkpoint, args.data])
     device = pick_device()

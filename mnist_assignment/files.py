@@ -7,6 +7,7 @@ and the temp file is removed on every error path.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 from pathlib import Path
@@ -105,3 +106,35 @@ def exclusive(folder: str | Path):
         yield
     finally:
         lock.unlink(missing_ok=True)
+
+
+def hold(folder: str | Path, what: str) -> Path:
+    """Take folder/.lock for as long as this process lives (a notebook kernel: its Run Alls).
+
+    Rerunning in the same process is fine; another live process holding it is refused with `what`,
+    a sentence saying what to do. The lock goes when the process exits; a killed one's is taken over.
+    """
+    lock = Path(folder) / ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            text = lock.read_text().strip() if lock.exists() else ""
+            if text == str(os.getpid()):
+                return lock
+            if text.isdigit() and alive(int(text)):
+                raise BusyError(f"{what} (pid {text})") from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        atexit.register(release, lock, os.getpid())
+        return lock
+    raise BusyError(f"{folder}: could not take its lock file {lock.name}")
+
+
+def release(lock: Path, pid: int) -> None:
+    """Remove the lock if it is still pid's (never another process's)."""
+    with contextlib.suppress(OSError):
+        if lock.read_text().strip() == str(pid):
+            lock.unlink()

@@ -1,6 +1,7 @@
 """Execute the notebook with parameters, then export it to PDF (nbconvert HTML -> headless Chromium).
 
 python -m mnist_assignment.report [--data PATH] [--quick] [--out DIR] [--seeds N] [--epochs N] [--team IDS]
+python -m mnist_assignment.report --pdf-only [--out DIR]   (print the executed notebook again, no rerun)
 
 The notebook is the source: its `parameters` cell gets the values given here (the rest of the
 cell, and every other cell, is left as the user edited it), and it runs with its own folder as the
@@ -9,14 +10,17 @@ mnist_assignment.ipynb in place and writes report.pdf beside it; --out DIR execu
 (figures/, results/ there too), e.g. build/ for quick mode. Code cells tagged `remove-input` (prose
 formatting, rendered source) show only their output in the PDF. Chromium prints the PDF because it
 needs neither LaTeX nor a network; when none is installed and we are root on Debian/Ubuntu, it is
-installed with apt-get (announced).
+installed with apt-get (announced). The PDF's metadata holds a hash of the executed notebook it was
+printed from (NotebookSHA256), so `make submission` can tell that the two belong together.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import html
+import json
 import os
 import re
 import shutil
@@ -112,7 +116,7 @@ def kernel_config(sockets: Path):
 
 
 def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600,
-            log: Path | None = None) -> nbformat.NotebookNode:
+            log: Path | None = None, about: dict | None = None) -> nbformat.NotebookNode:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -138,6 +142,8 @@ def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600,
         sockets.cleanup()
     for cell in nb.cells:  # execution counts and timings are diff noise
         cell.metadata.pop("execution", None)
+    if about:  # what the PDF's header says, kept for printing it again without a rerun
+        nb.metadata["mnist_assignment"] = about
     write_atomic(target, nbformat.writes(nb))
     return nb
 
@@ -221,8 +227,71 @@ def html_to_pdf(html_text: str, pdf: Path) -> None:
             shutil.move(out, tmp_pdf)
 
 
-def export_pdf(nb, pdf: Path, header: str) -> None:
-    html_to_pdf(to_html(nb, header), pdf)
+def notebook_digest(nb) -> str:
+    """A hash of what the notebook shows (cell sources and outputs): unchanged by reformatting on save."""
+    cells = [[c.cell_type, c.source, c.get("outputs", [])] for c in nb.cells]
+    return hashlib.sha256(json.dumps(cells, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+DIGEST_KEY = "/NotebookSHA256"
+
+
+def stamp_pdf(pdf: Path, digest: str) -> None:
+    """Write the notebook's digest into the PDF's metadata (atomically; the rest is kept)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(pdf))
+    writer.add_metadata({DIGEST_KEY: digest})
+    with atomic_path(pdf) as tmp, open(tmp, "wb") as f:
+        writer.write(f)
+
+
+def pdf_digest(pdf: Path) -> str | None:
+    """The digest stamped in the PDF; None when it has none or is not a readable PDF."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        return (PdfReader(pdf).metadata or {}).get(DIGEST_KEY)
+    except (OSError, ValueError, PyPdfError):
+        return None
+
+
+def header_of(nb) -> str:
+    about = nb.metadata.get("mnist_assignment", {})
+    team = read_parameters(nb).get("TEAM", "")
+    data = f" · data: {about['data']}" if about.get("data") else ""
+    return f"{TITLE} · team {team} · {about.get('date', f'{date.today():%Y-%m-%d}')}{data}"
+
+
+def export_pdf(nb, pdf: Path, header: str | None = None) -> None:
+    html_to_pdf(to_html(nb, header or header_of(nb)), pdf)
+    stamp_pdf(pdf, notebook_digest(nb))
+
+
+def unfinished(nb) -> str | None:
+    """Why an executed notebook is not a finished run (None: it is); one clause, for one-line errors."""
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    failed = next((i for i in code if any(o.output_type == "error" for o in nb.cells[i].get("outputs", []))), None)
+    if failed is not None:
+        return f"stopped with an error in section '{section_of(nb, failed)}'"
+    if not any(nb.cells[i].get("outputs") for i in code):
+        return "has not been run (no outputs)"
+    if code and not nb.cells[code[-1]].get("outputs"):
+        return "did not run to the end (its last cell has no output)"
+    return None
+
+
+def reprint(out: Path) -> None:
+    """--pdf-only: print the executed notebook in out to out/report.pdf again, nothing rerun."""
+    notebook = out / NOTEBOOK.name
+    if not notebook.is_file():
+        raise ReportError(f"{display_path(notebook)} does not exist: run make report first")
+    nb = nbformat.read(notebook, as_version=4)
+    why = unfinished(nb)
+    if why:
+        raise ReportError(f"{display_path(notebook)} {why}: run make report")
+    export_pdf(nb, out / "report.pdf")
 
 
 TEAM_HELP = "the team's ids joined by '_' (written into the notebook's TEAM parameter)"
@@ -239,17 +308,22 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--team", help=TEAM_HELP)
     parser.add_argument("--no-pdf", action="store_true")
+    parser.add_argument("--pdf-only", action="store_true", help="print the executed notebook to PDF again, no rerun")
     args = parser.parse_args(argv)
     from .cli import interrupt_on_sigterm
 
     interrupt_on_sigterm()
     try:
+        if args.pdf_only:
+            reprint(Path(args.out) if args.out else ROOT)
+            print(f"wrote {display_path((Path(args.out) if args.out else ROOT) / 'report.pdf')}", flush=True)
+            return 0
         if (args.seeds is not None and args.seeds < 1) or (args.epochs is not None and args.epochs < 1):
             raise ReportError("--seeds and --epochs must be at least 1")
         if args.quick:
             data = args.data or str(SAMPLE_DIR / "train.csv.gz")
         elif args.data:
-            data = args.data
+            data = os.path.expanduser(args.data)
         else:
             path, message = ensure_train_data(ROOT / "data")
             print(message, flush=True)
@@ -273,12 +347,11 @@ def main(argv=None) -> int:
             parameters["TEAM"] = check_team(args.team)
         start = time.perf_counter()
         print(f"executing {NOTEBOOK.name} (data: {source.describe()}) ...", flush=True)
-        nb = execute(NOTEBOOK, out / NOTEBOOK.name, parameters, log=out / "report.log")
+        about = {"data": source.describe(), "date": f"{date.today():%Y-%m-%d}"}
+        nb = execute(NOTEBOOK, out / NOTEBOOK.name, parameters, log=out / "report.log", about=about)
         print(f"executed in {time.perf_counter() - start:.0f} s -> {display_path(out / NOTEBOOK.name)}", flush=True)
         if not args.no_pdf:
-            team = read_parameters(nb).get("TEAM", "")
-            header = f"{TITLE} · team {team} · {date.today():%Y-%m-%d} · data: {source.describe()}"
-            export_pdf(nb, out / "report.pdf", header)
+            export_pdf(nb, out / "report.pdf")
             print(f"wrote {display_path(out / 'report.pdf')}", flush=True)
         return 0
     except (DataError, ReportError, ValueError, OSError) as err:

@@ -5,6 +5,8 @@ python -m mnist_assignment.submission TEAM [--out DIR]
 The zip holds one folder named after the team, so that unzipping it anywhere gives a runnable
 project: notebook, report.pdf, README.md, requirements.txt, Makefile, pyproject.toml, the package,
 data/README.md and the bundled sample. Never Kaggle's data, a venv, caches, results or runs.
+Before zipping, the notebook must be a full run that finished, and report.pdf the one printed from
+it (the hash report.py stamps in the PDF's metadata): otherwise one line says what to run.
 """
 
 from __future__ import annotations
@@ -47,6 +49,25 @@ def members(root: Path = ROOT) -> list[Path]:
     return files
 
 
+def check_pair(root: Path = ROOT) -> None:
+    """The notebook is a finished full run and report.pdf was printed from it; else SubmissionError."""
+    import nbformat
+
+    from . import report
+
+    notebook = root / "mnist_assignment.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    why = report.unfinished(nb)
+    if why:
+        raise SubmissionError(f"{notebook.name} {why}: run `make report` (the full run) before `make submission`")
+    if report.read_parameters(nb).get("QUICK"):
+        raise SubmissionError(f"{notebook.name} is a QUICK run (QUICK = True): run `make report` for the full "
+                              "run before `make submission`")
+    if report.pdf_digest(root / "report.pdf") != report.notebook_digest(nb):
+        raise SubmissionError(f"report.pdf was not printed from this {notebook.name}: run `python -m "
+                              "mnist_assignment.report --pdf-only` (seconds, no rerun) or `make report`")
+
+
 def build(team: str, out: Path | None = None, root: Path = ROOT) -> Path:
     team = check_team(team)
     target = (out or root) / f"{team}.zip"
@@ -64,8 +85,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="folder for the zip (default: the project folder)")
     args = parser.parse_args(argv)
     try:
+        check_team(args.team)
+        members()
+        check_pair()
         target = build(args.team, Path(args.out) if args.out else None)
-    except (SubmissionError, OSError) as err:
+    except (SubmissionError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     size = target.stat().st_size

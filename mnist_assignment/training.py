@@ -15,14 +15,12 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from .augment import as_it_predicts, make_augment
 from .config import TrainConfig
-from .files import atomic_path
 from .loader import Split, make_loader
 from .models import build_model
 
@@ -296,53 +294,6 @@ def format_epoch(row: dict, epochs: int) -> str:
     return (f"epoch {row['epoch']:3d}/{epochs}  train loss {num(row['train_loss'], '.4f')} "
             f"acc {num(row['train_acc'], '.4f')}  val loss {num(row['val_loss'], '.4f')} "
             f"acc {num(row['val_acc'], '.4f')}  {row['seconds']:.2f}s")
-
-
-# ---------------------------------------------------------------- checkpoints
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used; one line naming the file and the problem."""
-
-
-def save_checkpoint(path: str | Path, model: nn.Module, cfg: TrainConfig, mean: float,
-                    std: float, diverged: bool = False) -> None:
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"config": cfg.to_dict(), "state_dict": state, "mean": mean, "std": std,
-                    "diverged": diverged}, tmp)
-
-
-def load_checkpoint(path: str | Path, device: torch.device | str = "cpu"):
-    """-> (model in eval mode, config, mean, std); CheckpointError when it cannot be used."""
-    name = str(path)
-    if not Path(path).is_file():
-        raise CheckpointError(f"{name}: no such checkpoint file")
-    if name.endswith(".npz"):
-        raise CheckpointError(f"{name}: a numpy-mlp model; predict takes a model.pt written by train "
-                              "(--model mlp or cnn)")
-    try:
-        blob = torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{name}: not a readable checkpoint (truncated or corrupt: "
-                              f"{first[:120]})") from None
-    if not isinstance(blob, dict) or not {"config", "state_dict", "mean", "std"} <= set(blob):
-        raise CheckpointError(f"{name}: not a mnist_assignment checkpoint (missing keys)")
-    if blob.get("diverged"):  # NaN weights would label every image 0 without a word
-        raise CheckpointError(f"{name}: this model's training diverged; retrain it with a smaller learning rate")
-    try:
-        cfg = TrainConfig.from_dict(blob["config"])
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{name}: bad config in checkpoint ({err})") from None
-    model = build_model(cfg).to(device)
-    try:
-        model.load_state_dict(blob["state_dict"])
-    except RuntimeError as err:
-        detail = " ".join(str(err).split())[:160]
-        raise CheckpointError(f"{name}: weights do not match the config ({detail})") from None
-    model.eval()
-    return model, cfg, float(blob["mean"]), float(blob["std"])
 
 
 @torch.no_grad()

@@ -114,8 +114,9 @@ def test_train_numpy_mlp(tmp_path):
 def test_a_cnn_with_test_time_shifts_predicts_with_them(tmp_path):
     import torch
 
+    from mnist_assignment.checkpoints import load_checkpoint
     from mnist_assignment.data import load_digits, normalise
-    from mnist_assignment.training import load_checkpoint, predict
+    from mnist_assignment.training import predict
 
     out = tmp_path / "cnn"
     result = run("train", "--data", SAMPLE_TRAIN, "--out", out, "--preset", "cnn", "--epochs", "1")

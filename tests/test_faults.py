@@ -77,13 +77,13 @@ def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
 
 
 def test_a_failed_write_leaves_neither_file_nor_temp(tmp_path, monkeypatch):
+    from mnist_assignment import checkpoints
     from mnist_assignment import cli as cli_module
-    from mnist_assignment import training
 
     def full_disk(*args, **kwargs):
         raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
 
-    monkeypatch.setattr(training, "save_checkpoint", full_disk)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", full_disk)
     out = tmp_path / "o"
     code = cli_module.main(["train", "--data", str(SAMPLE_TRAIN), "--out", str(out), "--epochs", "1",
                             "--hidden", "8"])

@@ -21,17 +21,14 @@ from mnist_assignment.models import (
     pick_device,
 )
 from mnist_assignment.training import (
-    CheckpointError,
     History,
     cpu_threads,
     elastic_distort,
     evaluate,
     fit,
     flush_denormals,
-    load_checkpoint,
     predict,
     random_shift,
-    save_checkpoint,
     shifted_views,
     step_threads,
     train,
@@ -357,29 +354,3 @@ def test_a_run_with_test_time_shifts_records_its_accuracy_with_them(small_split)
     plain = fit(replace(cfg, tta=0), small_split, verbose=False)
     assert plain.tta_val_acc is None and plain.accuracy == plain.final["val_acc"]
     assert numbers(plain) == numbers(history)  # the shifts change the final prediction only, not the training
-
-
-def test_checkpoint_round_trip_and_bad_cases(tmp_path, small_split):
-    model, _ = train(TINY, small_split, verbose=False)
-    path = tmp_path / "model.pt"
-    save_checkpoint(path, model, TINY, small_split.mean, small_split.std)
-    loaded, cfg, mean, std = load_checkpoint(path)
-    assert cfg == TINY and mean == small_split.mean
-    model.eval()
-    assert torch.equal(loaded(small_split.x_val[:10]), model(small_split.x_val[:10]))
-    with pytest.raises(CheckpointError, match="no such checkpoint"):
-        load_checkpoint(tmp_path / "missing.pt")
-    truncated = tmp_path / "cut.pt"
-    truncated.write_bytes(path.read_bytes()[:2000])
-    with pytest.raises(CheckpointError, match="truncated or corrupt"):
-        load_checkpoint(truncated)
-    blob = torch.load(path, weights_only=True)
-    blob["config"]["hidden"] = [64, 16]
-    mismatched = tmp_path / "mismatch.pt"
-    torch.save(blob, mismatched)
-    with pytest.raises(CheckpointError, match="do not match the config"):
-        load_checkpoint(mismatched)
-    for err_path in (truncated, mismatched):
-        with pytest.raises(CheckpointError) as info:
-            load_checkpoint(err_path)
-        assert "\n" not in str(info.value)

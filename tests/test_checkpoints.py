@@ -1,0 +1,115 @@
+"""model.pt written by train and read by predict: round trip, and every bad file refused in one line."""
+
+import io
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+from dataclasses import replace
+
+import pytest
+import torch
+from conftest import SAMPLE_TEST
+
+from mnist_assignment.checkpoints import MAX_BYTES, CheckpointError, load_checkpoint, save_checkpoint
+from mnist_assignment.config import BASELINE
+from mnist_assignment.training import train
+
+TINY = replace(BASELINE, hidden=(32, 16), epochs=2, batch_size=128, optimizer="momentum", lr=0.05)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, small_split):
+    model, _ = train(TINY, small_split, verbose=False)
+    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
+    save_checkpoint(path, model, TINY, small_split.mean, small_split.std)
+    return path, model
+
+
+def refused(path) -> str:
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert "\n" not in message and "\x1b" not in message and str(path) in message
+    return message
+
+
+def test_round_trip_and_bad_cases(tmp_path, small_split, saved):
+    path, model = saved
+    loaded, cfg, mean, std = load_checkpoint(path)
+    assert cfg == TINY and mean == small_split.mean
+    model.eval()
+    assert torch.equal(loaded(small_split.x_val[:10]), model(small_split.x_val[:10]))
+    assert "no such checkpoint" in refused(tmp_path / "missing.pt")
+    truncated = tmp_path / "cut.pt"
+    truncated.write_bytes(path.read_bytes()[:2000])
+    assert "truncated or corrupt" in refused(truncated)
+    blob = torch.load(path, weights_only=True)
+    blob["config"]["hidden"] = [64, 16]
+    mismatched = tmp_path / "mismatch.pt"
+    torch.save(blob, mismatched)
+    assert "do not match the config" in refused(mismatched)
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_unpacked(tmp_path, saved):
+    """A few MB of zeros declaring gigabytes: refused from the zip directory alone (fast, no memory)."""
+    path, _ = saved
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            out.writestr(info.filename, src.read(info))
+        with out.open("archive/data/99", "w", force_zip64=True) as member:
+            chunk = bytes(1 << 24)
+            for _ in range(MAX_BYTES // len(chunk) + 1):
+                member.write(chunk)
+    assert bomb.stat().st_size < 5_000_000
+    message = refused(bomb)
+    assert "refused before loading" in message and "unpacks to 1,090" in message
+
+
+def test_a_compressed_checkpoint_far_beyond_its_size_is_refused(tmp_path, saved):
+    """Smaller than the absolute cap, but packed 10:1: torch.save never writes that."""
+    path, _ = saved
+    packed = tmp_path / "packed.pt"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            out.writestr(info.filename, src.read(info))
+        out.writestr("archive/data/99", bytes(20_000_000))
+    assert "refused before loading" in refused(packed)
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_a_checkpoint_holding_code_is_refused_as_such(tmp_path, saved):
+    path, _ = saved
+    for name, obj in [("code.pt", {"config": {}, "state_dict": Payload()}), ("object.pt", io.BytesIO(b"x"))]:
+        target = tmp_path / name
+        torch.save(obj, target)
+        message = refused(target)
+        assert "holds code or whole Python objects" in message, message
+        assert "weights_only" not in message and "truncated" not in message and "trust" not in message
+    legacy = tmp_path / "legacy.pt"  # a plain pickle, not torch's zip format
+    legacy.write_bytes(pickle.dumps(Payload()))
+    assert "holds code" in refused(legacy) or "truncated or corrupt" in refused(legacy)
+
+
+def test_predict_says_the_checkpoint_holds_code_in_one_line_exit_2(tmp_path):
+    target = tmp_path / "code.pt"
+    torch.save({"state_dict": Payload()}, target)
+    result = subprocess.run([sys.executable, "-m", "mnist_assignment", "predict", "--checkpoint", str(target),
+                             "--data", str(SAMPLE_TEST), "--out", str(tmp_path / "s.csv")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "holds code" in result.stderr and "\x1b" not in result.stderr
+    assert not (tmp_path / "s.csv").exists() and "pwned" not in result.stdout
+
+
+def test_memory_advice_fits_the_command():
+    from mnist_assignment.cli import one_line
+
+    assert "--hidden" not in one_line(MemoryError(), "predict") and "predict" in one_line(MemoryError(), "predict")
+    assert "--hidden" in one_line(RuntimeError("DefaultCPUAllocator: can't allocate memory"), "train")

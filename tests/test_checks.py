@@ -1,0 +1,114 @@
+"""checks.check_run in-process: what the first cell of the notebook decides, and the banner it prints."""
+
+import os
+import shutil
+
+import pytest
+from conftest import SAMPLE_TEST, SAMPLE_TRAIN
+
+from mnist_assignment import checks
+
+GOOD = dict(DATA=checks.DEFAULT_DATA, QUICK=False, SEEDS=3, EPOCHS=20, FAST_STUDIES=True, WORKERS=None,
+            TEAM="id1_id2_id3", NAMES="", COURSE="Deep learning")
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """A notebook's folder with Kaggle-style files in data/ (the sample's)."""
+    (tmp_path / "data").mkdir()
+    shutil.copy(SAMPLE_TRAIN, tmp_path / "data" / "train.csv.gz")
+    shutil.copy(SAMPLE_TEST, tmp_path / "data" / "test.csv.gz")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def problems(**changes) -> list[str]:
+    with pytest.raises(checks.CheckError) as info:
+        checks.check_run(**{**GOOD, **changes})
+    return info.value.problems
+
+
+def test_every_bad_parameter_is_named_at_once(folder):
+    found = problems(SEEDS=0, EPOCHS=0, QUICK="yes", WORKERS=0, TEAM="my team", NAMES=None)
+    assert [p.split(" =")[0] for p in found] == ["QUICK", "SEEDS", "EPOCHS", "WORKERS", "TEAM", "NAMES"]
+    assert problems(SEEDS=True) == [f"SEEDS = True: must be a whole number from 1 to {checks.MAX_SEEDS} "
+                                    "(seeds per configuration; 3 for the report)"]
+    assert problems(EPOCHS=2.5)[0].startswith("EPOCHS = 2.5: must be a whole number")
+    assert not (folder / ".lock").exists()  # refused before the folder is taken
+
+
+def test_a_path_the_user_gave_is_never_replaced(folder):
+    found = problems(DATA="data/train_v2.csv")
+    assert found == ["DATA = 'data/train_v2.csv': no such file (relative to this notebook's folder); "
+                     "in data: train.csv.gz, test.csv.gz"]
+    assert "there is no folder nowhere" in problems(DATA="nowhere/train.csv")[0]
+    assert problems(DATA="data") == ["DATA = 'data': is a folder; DATA names the training CSV itself; "
+                                     "did you mean 'data/train.csv.gz'?"]
+    (folder / "empty.csv").write_text("")
+    assert problems(DATA="empty.csv") == ["DATA: empty.csv: empty file"]
+    assert "missing column label" in problems(DATA="data/test.csv.gz")[0]
+
+
+def test_tilde_expands(folder, monkeypatch):
+    monkeypatch.setenv("HOME", str(folder / "data"))
+    path, reason = checks.train_file("~/train.csv.gz")
+    assert path == folder / "data" / "train.csv.gz" and reason == "as DATA says"
+    assert problems(DATA="~/nothing.csv")[0].startswith("DATA = '~/nothing.csv': no such file")
+
+
+def test_the_default_finds_the_data_and_says_why(folder, capsys):
+    run = checks.check_run(**GOOD)
+    out = capsys.readouterr().out
+    assert run.train.as_posix() == "data/train.csv.gz" and run.test.as_posix() == "data/test.csv.gz"
+    assert out.startswith("data: data/train.csv.gz, 8,000 labelled rows (as DATA says)\n")
+    assert "test: data/test.csv.gz, 2,000 digits (section 7.8 writes submission.csv)" in out
+    os.rename("data/train.csv.gz", "data/train.csv")
+    run = checks.check_run(**GOOD)
+    assert run.train.as_posix() == "data/train.csv"
+    assert "which is not there: data/train.csv is used" in capsys.readouterr().out
+
+
+def test_no_data_at_all_falls_back_to_the_sample_only_at_the_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run = checks.check_run(**GOOD)
+    out = capsys.readouterr().out
+    assert run.source.origin == "sample"
+    assert "DATA is left at its default 'data/train.csv.gz', which is not there, nor data/train.csv" in out
+    assert "the bundled sample is used" in out and "/work/" not in out and "/tmp/" not in out
+    assert "no such file" in problems(DATA="data/train.csv")[0]  # not the default: no fallback
+
+
+def test_a_bad_test_file_costs_only_the_submission(folder, capsys):
+    (folder / "data" / "test.csv.gz").unlink()
+    shutil.copy(SAMPLE_TRAIN, folder / "data" / "test.csv.gz")  # Kaggle's train file under the test name
+    run = checks.check_run(**GOOD)
+    assert run.test is None and run.test_images is None
+    assert run.test_problem == "data/test.csv.gz: header: unexpected column label (this looks like a train file)"
+    assert f"test: {run.test_problem}: section 7.8 will skip the Kaggle submission" in capsys.readouterr().out
+    (folder / "data" / "test.csv.gz").unlink()
+    assert checks.check_run(**GOOD).test_problem == "no test.csv next to data/train.csv.gz"
+
+
+def test_folders_the_run_writes_must_be_writable(folder):
+    (folder / "figures").write_text("not a folder")
+    assert problems() == ["figures/: a file is in the way of the folder the run writes; move it away"]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes to read-only folders")
+def test_a_read_only_folder_is_refused(folder):
+    folder.chmod(0o555)
+    try:
+        assert problems()[0].startswith("this notebook's folder: cannot be written (Permission denied)")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_folder_in_use_by_another_live_run_is_refused(folder):
+    other = os.getppid()  # a live process that is not this one
+    (folder / ".lock").write_text(str(other))
+    found = problems()
+    assert found[0].startswith("another run is using this folder") and f"(pid {other})" in found[0]
+    (folder / ".lock").write_text("999999999")  # its process is gone: taken over
+    checks.check_run(**GOOD)
+    assert (folder / ".lock").read_text() == str(os.getpid())
+    checks.check_run(**GOOD)  # the same kernel running all again
