@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from mnist_assignment import claims, stats
 
@@ -99,8 +98,8 @@ def test_the_committed_notebook_shows_no_disagreement():
             assert claims.DIFFERS not in shown
 
 
-@pytest.mark.parametrize("tag", ["remove-input"])
-def test_check_cells_hide_their_code(tag):
-    for c in cells():
-        if c["cell_type"] == "code" and "check({" in text(c):
-            assert tag in c["metadata"].get("tags", [])
+def test_check_cells_hide_their_code():
+    checkers = [c for c in cells() if c["cell_type"] == "code" and "check(" in text(c)]
+    assert len(checkers) >= 12
+    for c in checkers:
+        assert "remove-input" in c["metadata"].get("tags", [])
