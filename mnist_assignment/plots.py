@@ -29,9 +29,31 @@ METRICS = [("train_loss", "training loss"), ("val_loss", "validation loss"),
            ("train_acc", "training accuracy"), ("val_acc", "validation accuracy")]
 
 
-def style(i: int) -> dict:
-    return {"linestyle": STYLES[i % len(STYLES)], "marker": MARKERS[i % len(MARKERS)],
-            "markersize": 4, "markevery": 0.1, "linewidth": 1.5}
+# one colour per setting: the i-th value of a study always gets PALETTE[i] in every figure of that
+# study, and the baseline setting is always black
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+BASELINE_COLOR = "black"
+BASELINE_VALUES = {0.01, 64, "none", "SGD lr 0.01"}
+
+
+def color(i: int, value=None) -> str:
+    """The colour of a study's i-th value (black for the baseline setting)."""
+    if value in BASELINE_VALUES:
+        return BASELINE_COLOR
+    return PALETTE[i % len(PALETTE)]
+
+
+def style(i: int, value=None) -> dict:
+    return {"linestyle": STYLES[i % len(STYLES)], "marker": MARKERS[i % len(MARKERS)], "color": color(i, value),
+            "markersize": 4, "markevery": 0.1, "linewidth": 1.8 if value in BASELINE_VALUES else 1.5}
+
+
+def axis_note(ax, percent: bool = False) -> str:
+    """' (axis starts at 90%)' when an accuracy axis does not start at zero, for its title."""
+    low = ax.get_ylim()[0]
+    if low <= 0:
+        return ""
+    return f" (axis starts at {low:.0f}%)" if percent else f" (axis starts at {100 * low:.0f}%)"
 
 
 def save(fig, path: str | Path | None):
@@ -56,14 +78,18 @@ def value_label(value) -> str:
 
 
 def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch",
-                 steps_per_epoch=None):
+                 steps_per_epoch=None, title: str | None = None, order: list | None = None):
     """2x2: training/validation loss and accuracy, one line per value, mean ± std over seeds.
 
     x: "epoch", "steps" (optimizer steps; needs steps_per_epoch(value)) or "seconds".
+    title: the figure's caption ("Figure 5.1: ..."); order: the study's values, so that a value keeps
+    its colour when a figure shows only some of them.
     """
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
     groups = by_value(results)
-    for i, (value, runs) in enumerate(groups.items()):
+    order = order or list(groups)
+    for value, runs in groups.items():
+        i = order.index(value) if value in order else len(order)
         diverged = sum(r.diverged for r in runs)
         label = f"{factor} = {value_label(value)}" + (f" (diverged {diverged}/{len(runs)})" if diverged else "")
         for ax, (metric, _) in zip(axes.flat, METRICS):
@@ -74,7 +100,7 @@ def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch"
                 xs = np.cumsum(np.mean([[e["seconds"] for e in r.epochs[:len(epochs)]] for r in runs], axis=0))
             else:
                 xs = epochs
-            kw = style(i)
+            kw = style(i, value)
             if np.isfinite(mean).sum() < 2:  # a run that diverged at once leaves no curve to mark
                 kw["markevery"] = None
             line, = ax.plot(xs, mean, label=label if ax is axes[0, 0] else None, **kw)
@@ -95,30 +121,36 @@ def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch"
         finite = [v for ys in lows for v in np.asarray(ys)[-max(1, len(ys) // 2):] if np.isfinite(v)]
         if finite:
             ax.set_ylim(max(0.0, min(finite) - 0.02), 1.0)
+        ax.set_title(ax.get_title() + axis_note(ax))
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), frameon=False,
-               bbox_to_anchor=(0.5, -0.06))
+               bbox_to_anchor=(0.5, -0.08), fontsize=11)
     n = len(next(iter(groups.values())))
-    fig.suptitle(f"{factor}: mean ± std over {n} seeds" if n > 1 else f"{factor}: one seed")
+    spread = f"mean ± std over {n} seeds" if n > 1 else "one seed"
+    fig.suptitle(f"{title}, {spread}" if title else f"{factor}: {spread}", fontsize=13)
     fig.tight_layout()
     return save(fig, path)
 
 
-def study_summary(summary, factor: str, study: str, path=None):
-    """Final validation accuracy (mean ± std) and seconds per run against the factor's values."""
+def study_summary(summary, factor: str, study: str, path=None, title: str | None = None):
+    """Final validation accuracy (mean ± std) and seconds per run against the factor's values,
+    each value in its colour of the study's curves."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
     numeric = study in LOG_AXIS
     xs = summary["value"].astype(float) if numeric else np.arange(len(summary))
     ok = summary.final_val_acc.notna()
     ax1.errorbar(np.asarray(xs)[ok], 100 * summary.final_val_acc[ok], yerr=100 * summary.final_val_acc_std[ok],
-                 marker="o", capsize=4, linestyle="-", color="black")
+                 marker="", capsize=4, linestyle="-", color="0.4", zorder=1)
+    for i, (xv, value, m) in enumerate(zip(np.asarray(xs), summary["value"], summary.final_val_acc)):
+        if math.isfinite(m):
+            ax1.scatter([xv], [100 * m], color=color(i, value), zorder=2, s=36)
     for xv in np.asarray(xs)[~ok]:
         ax1.axvline(xv, color="gray", linestyle=":", linewidth=1)
         ax1.annotate("diverged", (xv, 0.02), xycoords=("data", "axes fraction"), rotation=90,
                      ha="right", fontsize=8)
     ax1.set_ylabel("final validation accuracy (%)")
-    ax2.bar(np.arange(len(summary)) if not numeric else range(len(summary)), summary.seconds_per_run,
-            color="0.6", edgecolor="black", hatch="//")
+    ax2.bar(range(len(summary)), summary.seconds_per_run,
+            color=[color(i, v) for i, v in enumerate(summary["value"])], edgecolor="black")
     ax2.set_ylabel("seconds per run")
     ax2.set_xticks(range(len(summary)), [value_label(v) for v in summary["value"]],
                    rotation=20 if not numeric else 0)
@@ -131,8 +163,10 @@ def study_summary(summary, factor: str, study: str, path=None):
     for ax in (ax1, ax2):
         ax.set_xlabel(factor)
         ax.grid(alpha=0.3)
-    ax1.set_title("final validation accuracy, mean ± std")
-    ax2.set_title("time per run (1 core; a stacked run: its share)")
+    ax1.set_title("final validation accuracy, mean ± std" + axis_note(ax1, percent=True))
+    ax2.set_title("seconds per run")
+    if title:
+        fig.suptitle(title, fontsize=13)
     fig.tight_layout()
     return save(fig, path)
 
@@ -147,6 +181,8 @@ def history_curves(history: dict, title: str, path=None):
         ax2.plot(epochs, [e[metric] for e in history["epochs"]], label=label, **style(i))
     ax1.set_ylabel("cross-entropy loss")
     ax2.set_ylabel("accuracy (fraction correct)")
+    ax1.set_title("loss")
+    ax2.set_title("accuracy" + axis_note(ax2))
     for ax in (ax1, ax2):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
@@ -156,7 +192,7 @@ def history_curves(history: dict, title: str, path=None):
     return save(fig, path)
 
 
-def iteration_curve(iterations: list[dict], history: dict, every: int, path=None):
+def iteration_curve(iterations: list[dict], history: dict, every: int, path=None, title: str | None = None):
     """Training loss every k iterations (noisy) against the per-epoch averages."""
     fig, ax = plt.subplots(figsize=(8, 3.5))
     ax.plot([r["iteration"] for r in iterations], [r["train_loss"] for r in iterations],
@@ -169,6 +205,8 @@ def iteration_curve(iterations: list[dict], history: dict, every: int, path=None
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return save(fig, path)
 
@@ -227,7 +265,7 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None):
     ax2.set_xticks(range(10))
     ax2.set_xlabel("true digit")
     ax2.set_ylabel("accuracy (%)")
-    ax2.set_title("per-class validation accuracy")
+    ax2.set_title("per-class validation accuracy" + axis_note(ax2, percent=True))
     ax2.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return save(fig, path)
@@ -241,7 +279,7 @@ def bars(labels: list[str], means: list[float], stds: list[float], ylabel: str, 
     if finite and ylabel.endswith("(%)"):
         ax.set_ylim(max(0, min(finite) - 2), 100)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title + (axis_note(ax, percent=True) if ylabel.endswith("(%)") else ""))
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return save(fig, path)

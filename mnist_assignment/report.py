@@ -177,6 +177,7 @@ def to_html(nb, header: str, title: str = TITLE) -> str:
     exporter = HTMLExporter(template_name="lab")
     # the ecosystem's tag convention: prose-formatting and source-rendering cells show their output only
     exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove-input"},
+                                                         remove_all_outputs_tags={"remove-output"},
                                                          remove_cell_tags={"remove-cell"}, enabled=True), True)
     body, _ = exporter.from_notebook_node(nb)
     banner = f'<div class="report-header">{html.escape(header)}</div>'

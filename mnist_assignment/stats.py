@@ -61,20 +61,61 @@ def summarise(results: list) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def display_table(summary: pd.DataFrame, factor: str) -> pd.DataFrame:
-    """The summary formatted for reading: mean ± std as text, percentages."""
+def interval(c: Comparison) -> str:
+    """'+0.12 [-0.05, +0.29]': a paired difference in points with its 95% interval."""
+    if not math.isfinite(c.low):
+        return f"{100 * c.diff:+.2f} (1 seed)"
+    return f"{100 * c.diff:+.2f} [{100 * c.low:+.2f}, {100 * c.high:+.2f}]"
+
+
+def display_table(summary: pd.DataFrame, factor: str, vs=None) -> pd.DataFrame:
+    """The summary formatted for reading: mean ± std as text, percentages.
+
+    vs: a value of this table, or (name, per-seed accuracies) from another one, or a list of them: adds
+    for each the column "vs <name>": the paired difference in points, its 95% interval and the rule's
+    verdict (stats.paired), so that every verdict in the text can be seen.
+    """
     def pm(m, s):
         return "diverged" if not math.isfinite(m) else f"{100 * m:.2f} ± {100 * s:.2f}"
 
-    return pd.DataFrame({
-        factor: summary["value"].map(lambda v: f"{v:g}" if isinstance(v, float) else str(v)),
+    def fmt(v):
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    table = {
+        factor: summary["value"].map(fmt),
         "final val acc %": [pm(m, s) for m, s in zip(summary.final_val_acc, summary.final_val_acc_std)],
-        "best val acc %": [pm(m, s) for m, s in zip(summary.best_val_acc, summary.best_val_acc_std)],
-        "final val loss": summary.final_val_loss.map(lambda v: f"{v:.4f}" if math.isfinite(v) else "—"),
+    }
+    for ref_value in (vs if isinstance(vs, list) else [] if vs is None else [vs]):
+        name, ref = ((fmt(ref_value), row_of(summary, ref_value).per_seed) if not isinstance(ref_value, tuple)
+                     else ref_value)
+        cells = []
+        for value, per_seed in zip(summary.value, summary.per_seed):
+            if not isinstance(ref_value, tuple) and value == ref_value:
+                cells.append("—")
+                continue
+            c = paired(per_seed, ref)
+            cells.append(f"{interval(c)} {c.verdict}")
+        table[f"vs {name}: points [95% CI]"] = cells
+    table.update({
+        "train−val gap": [f"{100 * (t - v):.2f}" if math.isfinite(t) and math.isfinite(v) else "—"
+                          for t, v in zip(summary.final_train_acc, summary.final_val_acc)],
+        "val loss": summary.final_val_loss.map(lambda v: f"{v:.4f}" if math.isfinite(v) else "—"),
         "epochs to 95%": summary.epochs_to_95.map(lambda v: f"{v:.1f}" if math.isfinite(v) else "never"),
         "s / run": summary.seconds_per_run.map(lambda v: f"{v:.1f}"),
-        "diverged": [f"{d}/{n}" for d, n in zip(summary.diverged, summary.seeds)],
-    }).set_index(factor)
+    })
+    if summary.diverged.any():
+        table["diverged"] = [f"{d}/{n}" for d, n in zip(summary.diverged, summary.seeds)]
+    return pd.DataFrame(table).set_index(factor)
+
+
+def row_of(summary: pd.DataFrame, value):
+    return summary[summary.value == value].iloc[0]
+
+
+def captioned(table: pd.DataFrame, caption: str):
+    """A table with its caption ("Table 5.1: ...") above it, for display()."""
+    return table.style.set_caption(caption).set_table_styles(
+        [{"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left"}])
 
 
 CHANCE = 0.1  # a diverged run's accuracy in a paired comparison: it predicts nothing
