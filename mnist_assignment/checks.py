@@ -66,7 +66,7 @@ def parameter_problems(p: dict) -> list[str]:
 
     if not isinstance(p["DATA"], (str, os.PathLike)) or not str(p["DATA"]).strip():
         bad("DATA", "must be the path of the training CSV, e.g. 'data/train.csv'")
-    for name in ("QUICK", "FAST_STUDIES"):
+    for name in ("QUICK",):
         if not isinstance(p[name], bool):
             bad(name, "must be True or False")
     if not whole(p["SEEDS"], 1, MAX_SEEDS):

@@ -30,10 +30,6 @@ class Split:
         """A blank (0) pixel after normalisation: what a shifted image is filled in with."""
         return -self.mean / self.std
 
-    def to(self, device: torch.device | str) -> Split:
-        return Split(self.x_train.to(device), self.y_train.to(device), self.x_val.to(device),
-                     self.y_val.to(device), self.mean, self.std, self.val_index)
-
 
 def stratified_split(labels: np.ndarray, val_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's stratified split of the row numbers: (train rows, validation rows), the same on every run."""
@@ -51,9 +47,9 @@ def prepare(images: np.ndarray, labels: np.ndarray, device: torch.device | str =
     scaled = images[train_rows].astype(np.float64) / 255.0
     mean, std = float(scaled.mean()), float(scaled.std())
     std = std if std > 1e-6 else 1.0  # constant images: centre them, nothing to scale
-    return Split(normalise(images[train_rows], mean, std), torch.from_numpy(labels[train_rows]),
-                 normalise(images[val_rows], mean, std), torch.from_numpy(labels[val_rows]),
-                 mean, std, val_rows).to(device)
+    return Split(normalise(images[train_rows], mean, std).to(device), torch.from_numpy(labels[train_rows]).to(device),
+                 normalise(images[val_rows], mean, std).to(device), torch.from_numpy(labels[val_rows]).to(device),
+                 mean, std, val_rows)
 
 
 class TensorPairs(torch.utils.data.Dataset):

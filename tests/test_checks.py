@@ -8,7 +8,7 @@ from conftest import SAMPLE_TEST, SAMPLE_TRAIN
 
 from mnist_assignment import checks
 
-GOOD = dict(DATA=checks.DEFAULT_DATA, QUICK=False, SEEDS=3, EPOCHS=20, FAST_STUDIES=True, WORKERS=None,
+GOOD = dict(DATA=checks.DEFAULT_DATA, QUICK=False, SEEDS=3, EPOCHS=20, WORKERS=None,
             TEAM="id1_id2_id3", NAMES="", COURSE="Deep learning")
 
 
