@@ -1,6 +1,6 @@
 """Per-epoch training time: our loop against the usual notebook loop and against pure compute.
 
-usage: python bench/bench_loop.py [PATH] [--batches 16 64 512] [--rounds 4]
+usage: python bench/bench_loop.py [PATH] [--batches 16 64 256 512] [--rounds 4]
 Same MLP (784-128-64-10), same 33,600-row training split, same machine, one process. Every
 epoch is a training pass and a validation pass over the 8,400 held-out rows, as the notebook needs:
   usual   TensorDataset + DataLoader(shuffle=True) + .to(device) per batch + loss.item() per step;

@@ -2,7 +2,7 @@
 
 usage: python bench/bench_presets.py [TRAIN_CSV] [--presets cnn best-mlp] [--seeds 3]
 Prints each run's final validation accuracy and wall time (the whole command: start-up, loading,
-training on all cores), then the preset's mean ± std. Issue 14's goals: cnn >= 99.5% and best-mlp
+training on all cores), then the preset's mean ± std. Goals: cnn >= 99.5% and best-mlp
 >= 99.0% on every seed, each in <= 3 min on 2 cores.
 """
 

@@ -8,7 +8,7 @@ usage: python bench/bench_studies.py [PATH] [--epochs 2] [--seeds 3] [--sweep ST
   usual   the same runs one after another in this process with the usual notebook loop (bench_loop.py:
           TensorDataset + DataLoader(shuffle=True), loss.item() per step, a validation DataLoader),
           all threads, the same widths
-Prints both wall times and their ratio (bench/README.md; issue 14's goal: sweep lr at 20 epochs >= 3x).
+Prints both wall times and their ratio (bench/README.md; goal: sweep lr at 20 epochs >= 3x).
 """
 
 import argparse

@@ -1,5 +1,7 @@
 import gzip
+import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -27,6 +29,36 @@ def sample_lines():
     """The sample's first rows as text lines (header first), for building bad files."""
     with gzip.open(SAMPLE_TRAIN, "rt") as f:
         return [next(f).rstrip("\n") for _ in range(21)]
+
+
+@pytest.fixture(scope="session")
+def small_train_csv(tmp_path_factory):
+    """The sample's first 2,000 labelled digits as a CSV: for commands whose data size is not what is tested."""
+    with gzip.open(SAMPLE_TRAIN, "rt") as f:
+        lines = [next(f) for _ in range(2001)]
+    path = tmp_path_factory.mktemp("small") / "train.csv"
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.fixture
+def cli(capfd):
+    """`python -m mnist_assignment ARGS` called in this process: .returncode, .stdout, .stderr.
+
+    The commands' SIGTERM handler is put back afterwards, so that it stays the test runner's."""
+    from mnist_assignment.cli import main
+
+    def call(*args, entry=main):
+        capfd.readouterr()
+        handler = signal.getsignal(signal.SIGTERM)
+        try:
+            code = entry([str(a) for a in args])
+        finally:
+            signal.signal(signal.SIGTERM, handler)
+        out, err = capfd.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+    return call
 
 
 def write(path: Path, lines: list[str], newline: str = "\n") -> Path:

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -16,11 +17,6 @@ from mnist_assignment.config import BASELINE
 from mnist_assignment.experiments import ResultStore, run_configs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "mnist_assignment", *map(str, args)], capture_output=True,
-                          text=True, env=dict(os.environ, PYTHONPATH=ROOT), **kw)
 
 
 def csv_of(images, labels, path):
@@ -36,13 +32,13 @@ def csv_of(images, labels, path):
     (["--hidden", "100000000"], "at most 65,536"),
     (["--seed", "99999999999999999999"], "seed must be in"),
 ])
-def test_out_of_range_arguments_are_one_line(tmp_path, args, message):
+def test_out_of_range_arguments_are_one_line(tmp_path, cli, args, message):
     result = cli("train", "--data", SAMPLE_TRAIN, "--out", tmp_path / "o", "--epochs", "1", *args)
     assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "o" / "model.pt").exists()
 
 
-def test_all_zero_images_warn_and_do_not_crash(tmp_path, sample):
+def test_all_zero_images_warn_and_do_not_crash(tmp_path, cli, sample):
     images, labels = sample
     path = csv_of(np.zeros((200, 784), dtype=np.uint8), labels[:200], tmp_path / "zeros.csv")
     checked = cli("check-data", path)
@@ -52,7 +48,7 @@ def test_all_zero_images_warn_and_do_not_crash(tmp_path, sample):
     assert "single flat colour" in trained.stderr and "Traceback" not in trained.stderr
 
 
-def test_duplicates_across_the_split_are_called_leakage(tmp_path, sample):
+def test_duplicates_across_the_split_are_called_leakage(tmp_path, cli, sample):
     images, labels = sample
     copies = np.concatenate([images[:100]] * 20)
     problems = data.problems(copies, np.concatenate([labels[:100]] * 20))
@@ -65,29 +61,27 @@ def test_duplicates_across_the_split_are_called_leakage(tmp_path, sample):
     assert data.problems(images[:500], labels[:500]) == []
 
 
-def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path, cli, small_train_csv):
     out = tmp_path / "same"
     with files.exclusive(out):
-        result = cli("train", "--data", SAMPLE_TRAIN, "--out", out, "--epochs", "1", "--hidden", "8")
+        result = cli("train", "--data", small_train_csv, "--out", out, "--epochs", "1", "--hidden", "8")
     assert result.returncode == 2 and "in use by another run" in result.stderr
     assert not (out / "model.pt").exists() and not (out / ".lock").exists()
     (out / ".lock").write_text("999999999")  # left by a killed process: taken over
-    assert cli("train", "--data", SAMPLE_TRAIN, "--out", out, "--epochs", "1", "--hidden", "8").returncode == 0
+    assert cli("train", "--data", small_train_csv, "--out", out, "--epochs", "1", "--hidden", "8").returncode == 0
     assert (out / "model.pt").exists() and (out / "history.json").exists() and not (out / ".lock").exists()
 
 
-def test_a_failed_write_leaves_neither_file_nor_temp(tmp_path, monkeypatch):
+def test_a_failed_write_leaves_neither_file_nor_temp(tmp_path, monkeypatch, cli, small_train_csv):
     from mnist_assignment import checkpoints
-    from mnist_assignment import cli as cli_module
 
     def full_disk(*args, **kwargs):
         raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
 
     monkeypatch.setattr(checkpoints, "save_checkpoint", full_disk)
     out = tmp_path / "o"
-    code = cli_module.main(["train", "--data", str(SAMPLE_TRAIN), "--out", str(out), "--epochs", "1",
-                            "--hidden", "8"])
-    assert code == 2
+    result = cli("train", "--data", small_train_csv, "--out", out, "--epochs", "1", "--hidden", "8")
+    assert result.returncode == 2 and "file write failed" in result.stderr and result.stderr.count("\n") == 1
     assert sorted(p.name for p in out.iterdir()) == []  # no history without its model, no temp, no lock
 
 
@@ -147,34 +141,57 @@ def test_a_broken_stored_result_is_retrained_and_said(tmp_path, sample):
         assert any("training it again" in m for m in logs) and len(again[0].epochs) == 1
 
 
-def test_sigterm_during_a_sweep_says_interrupted(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "mnist_assignment", "sweep", "batch_size",
-                             "--data", str(SAMPLE_TRAIN), "--seeds", "3", "--out", str(tmp_path / "r"),
+def sweep_process(tmp_path, data, **kw):
+    return subprocess.Popen([sys.executable, "-m", "mnist_assignment", "sweep", "batch_size",
+                             "--data", str(data), "--seeds", "3", "--out", str(tmp_path / "r"),
                              "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1"), start_new_session=True,
-                            # as from a terminal: a job started in the background by a script (CI) inherits
-                            # SIGINT ignored, and Python then never turns Ctrl-C into KeyboardInterrupt
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    for line in proc.stdout:  # wait until the workers are training (6 of 7 tasks still to come)
+                            **kw)
+
+
+def wait_until_training(proc):
+    for line in proc.stdout:  # the workers are training once the first task is in (6 of 7 still to come)
         if line.startswith("[1/"):
-            break
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole group, workers included
+            return
+    pytest.fail(f"the sweep ended before its first task: {proc.stderr.read()[-500:]}")
+
+
+def assert_interrupted_and_gone(proc):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err[-500:]
     assert "Traceback" not in err
+    with pytest.raises(ProcessLookupError):  # no worker left behind in the sweep's process group
+        for _ in range(50):
+            os.killpg(proc.pid, 0)
+            time.sleep(0.1)
 
 
-def test_a_failing_report_is_one_line(tmp_path, sample):
+def test_sigterm_during_a_sweep_says_interrupted_and_stops_the_workers(tmp_path, small_train_csv):
+    proc = sweep_process(tmp_path, small_train_csv)
+    wait_until_training(proc)
+    os.kill(proc.pid, signal.SIGTERM)  # `kill PID`: the command alone, not its workers
+    assert_interrupted_and_gone(proc)
+
+
+def test_ctrl_c_during_a_sweep_says_interrupted(tmp_path, small_train_csv):
+    # as from a terminal: a job started in the background by a script (CI) inherits SIGINT ignored,
+    # and Python then never turns Ctrl-C into KeyboardInterrupt
+    proc = sweep_process(tmp_path, small_train_csv, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    wait_until_training(proc)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole group, workers included
+    assert_interrupted_and_gone(proc)
+
+
+def test_a_failing_report_is_one_line(tmp_path, cli, sample):
+    from mnist_assignment import report
+
     images, labels = sample
     path = csv_of(images[:5], labels[:5], tmp_path / "five.csv")
-    result = subprocess.run([sys.executable, "-m", "mnist_assignment.report", "--data", str(path), "--out",
-                             str(tmp_path / "out"), "--no-pdf"], capture_output=True, text=True,
-                            env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
+    result = cli("--data", path, "--out", tmp_path / "out", "--no-pdf", entry=report.main)
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: the notebook failed in section") and "report.log" in last
     assert "Traceback" not in result.stderr and "\x1b[" not in result.stderr
-    epochs = subprocess.run([sys.executable, "-m", "mnist_assignment.report", "--quick", "--epochs", "-1"],
-                            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+    epochs = cli("--quick", "--epochs", "-1", entry=report.main)
     assert epochs.returncode == 2 and "at least 1" in epochs.stderr

@@ -1,9 +1,12 @@
-"""The deliverable: the notebook in quick mode, its PDF, and the team's zip run as a grader would."""
+"""The deliverable: the team's zip, unzipped and run in quick mode as a grader would, its notebook and PDF."""
 
 import os
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -20,21 +23,82 @@ FIGURES = ["samples", "class_balance", "parameters", "cross_entropy", "baseline_
            "adam_curves", "cnn_curves", "confusion", "mistakes", "early_stopping", "test_predictions", "summary",
            "optimizer_curves", "norm_curves", "numpy_curves"]
 ABSOLUTE = re.compile(r"(?<![\w.~])(/(home|root|tmp|work|Users|var|opt|mnt)/|[A-Z]:\\\\)")
+# a format field left unfilled: "{acc:.2%}", "{name}", "{}" (not LaTeX's \frac{a}{b}, x^{2}, W_{ij})
+FIELD = re.compile(r"(?<![\\\w^_}$])\{(?:[A-Za-z_]\w*(?:\.\w+|\[[^\]{}]*\])*(?:![rsa])?(?::[^{}]*)?)?\}")
+CODE_BLOCK = re.compile(r"^```.*?^```", re.M | re.S)
+TEAM = "123_456"
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("quick")
-    assert report.main(["--quick", "--out", str(out)]) == 0
+def snapshot(root: Path) -> dict:
+    skip = {".venv", ".git", ".pytest_cache", ".ruff_cache", "__pycache__", "build"}
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        for name in filenames:
+            path = Path(dirpath) / name
+            out[str(path.relative_to(root))] = path.stat().st_mtime_ns
     return out
+
+
+def user_env() -> dict:
+    """The environment of a student's or grader's shell: no CI, no test runner, no PYTHONPATH."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("CI", "MNIST_PLAIN_PROGRESS", "PYTHONPATH") and not k.startswith("PYTEST")}
+
+
+@pytest.fixture(scope="session")
+def grader(tmp_path_factory):
+    """The one Run All of the test session, as a grader reruns the team's zip: built from this
+    checkout, unzipped elsewhere, then `python -m mnist_assignment.report --quick` in the unzipped
+    folder with its own package and sample. Every check of the executed notebook, its figures and
+    its PDF reads this run."""
+    tmp = tmp_path_factory.mktemp("grader")
+    target = submission.build(TEAM, tmp)
+    with zipfile.ZipFile(target) as archive:
+        names = archive.namelist()
+        archive.extractall(tmp / "unzipped")
+    folder = tmp / "unzipped" / TEAM
+    before = snapshot(ROOT)
+    result = subprocess.run([sys.executable, "-m", "mnist_assignment.report", "--quick"], cwd=folder,
+                            env=user_env(), capture_output=True, text=True, timeout=900)
+    return SimpleNamespace(names=names, folder=folder, result=result, untouched=snapshot(ROOT) == before)
+
+
+@pytest.fixture(scope="session")
+def quick_run(grader):
+    """The unzipped folder after its quick Run All (notebook, figures/, submission.csv, report.pdf)."""
+    assert grader.result.returncode == 0, grader.result.stderr[-2000:]
+    return grader.folder
 
 
 def outputs(nb, kind):
     return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == kind]
 
 
+def executed(folder: Path):
+    return nbformat.read(folder / "mnist_assignment.ipynb", as_version=4)
+
+
+def test_the_zip_holds_what_reruns_the_report(grader):
+    names = grader.names
+    assert f"{TEAM}/mnist_assignment.ipynb" in names and f"{TEAM}/report.pdf" in names
+    assert f"{TEAM}/data/sample/train.csv.gz" in names and f"{TEAM}/mnist_assignment/training.py" in names
+    assert all(n.startswith(f"{TEAM}/") for n in names)
+    assert not any(n.endswith((".csv", ".npz", ".pyc", ".log")) or "/.venv/" in n or "/results/" in n
+                   for n in names)
+
+
+def test_the_unzipped_folder_reruns_the_report_on_its_own(grader, quick_run):
+    """Its own package and sample, no CI variables: no error, nothing written into this checkout."""
+    assert "wrote report.pdf" in grader.result.stdout, grader.result.stdout[-1000:]
+    assert grader.untouched, "the run wrote into the original checkout"
+    nb = executed(quick_run)
+    stderr = [o.text for o in outputs(nb, "stream") if o.name == "stderr"]
+    assert stderr == [], stderr[:3]
+
+
 def test_notebook_runs_without_errors_and_writes_every_figure(quick_run):
-    nb = nbformat.read(quick_run / "mnist_assignment.ipynb", as_version=4)
+    nb = executed(quick_run)
     assert outputs(nb, "error") == []
     for name in FIGURES:
         path = quick_run / "figures" / f"{name}.png"
@@ -42,34 +106,51 @@ def test_notebook_runs_without_errors_and_writes_every_figure(quick_run):
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) >= len(FIGURES)
     text = "".join(o.get("text", "") for o in outputs(nb, "stream"))
-    assert "HBox(" not in text and "\r" not in text  # plain progress lines, no widget reprs
+    assert re.search(r"^epoch +2/2 ", text, re.M)  # the executed report shows plain progress lines ...
+    assert "HBox(" not in text and "\r" not in text  # ... not widget reprs or redrawn bars
     assert (quick_run / "submission.csv").read_text().startswith("ImageId,Label\n1,")
 
 
 def test_the_executed_notebook_names_no_folder_of_the_machine(quick_run):
     text = (quick_run / "mnist_assignment.ipynb").read_text()
-    assert str(quick_run) not in text  # a data path outside the folder is given relative to it
+    assert str(quick_run) not in text and str(ROOT) not in text
     assert not ABSOLUTE.search(text), ABSOLUTE.search(text)
-    nb = nbformat.read(quick_run / "mnist_assignment.ipynb", as_version=4)
+    nb = executed(quick_run)
     values = report.read_parameters(nb)
-    assert values["QUICK"] is True and not os.path.isabs(values["DATA"])
-    assert (quick_run / values["DATA"]).resolve() == (ROOT / "data" / "sample" / "train.csv.gz").resolve()
+    assert values["QUICK"] is True and values["DATA"] == "data/sample/train.csv.gz"
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
 
 
-def test_insights_are_rendered_from_the_run(quick_run):
-    nb = nbformat.read(quick_run / "mnist_assignment.ipynb", as_version=4)
-    markdown = [o["data"]["text/markdown"] for o in outputs(nb, "display_data") if "text/markdown" in o["data"]]
-    provenance = next(m for m in markdown if "**Data:**" in m)
+def markdown_outputs(nb) -> list[str]:
+    return [o["data"]["text/markdown"] for o in outputs(nb, "display_data") if "text/markdown" in o["data"]]
+
+
+def test_the_title_block_says_what_the_run_used(quick_run):
+    provenance = next(m for m in markdown_outputs(executed(quick_run)) if "**Data:**" in m)
     assert "sample" in provenance and "8,000" in provenance and "QUICK" in provenance
     assert "CPU kernels" in provenance
-    insights = [m for m in markdown if "validation accuracy" in m or "points" in m]
+
+
+def test_insights_are_rendered_from_the_run(quick_run):
+    insights = [m for m in markdown_outputs(executed(quick_run)) if "validation accuracy" in m or "points" in m]
     assert len(insights) >= 5
     for m in insights:
         assert re.search(r"\d+\.\d\d%", m), m[:200]
-    prose = "\n".join(markdown)
-    assert "(s)" not in prose and not re.search(r"\b(\d+)[–-]\1\b", prose)  # no "seed(s)", no "1–1"
-    assert not any("{" in m and "}" in m and "pct(" in m for m in markdown)  # no unrendered templates
+
+
+def test_the_text_has_no_unfilled_template_or_plural_placeholder(quick_run):
+    nb = executed(quick_run)
+    prose = markdown_outputs(nb) + [c.source for c in nb.cells if c.cell_type == "markdown"]
+    for text in (CODE_BLOCK.sub("", m) for m in prose):  # the source code shown as markdown has f-strings
+        assert not FIELD.search(text), FIELD.search(text)
+        assert "(s)" not in text and not re.search(r"\b(\d+)[–-]\1\b", text), text[:200]  # no "seed(s)", no "1–1"
+
+
+def test_the_template_check_catches_unfilled_fields_and_passes_latex():
+    for unfilled in ["best {best:.2%}", "lr {table.iloc[0]}", "{value!r} wins", "{n:,} rows", "rows: {}"]:
+        assert FIELD.search(unfilled), unfilled
+    for latex in [r"$\frac{a}{b}$", r"$x^{2}$", r"$W_{ij}$", r"$\hat{y}$", r"$\{0,\dots,9\}$", "{1, 2}"]:
+        assert not FIELD.search(latex), latex
 
 
 def test_pdf_reads_as_a_report(quick_run):
@@ -81,7 +162,7 @@ def test_pdf_reads_as_a_report(quick_run):
     assert "bundled sample" in pages[0][0] and "Contents." in pages[0][0]
     assert re.search(r"page 1 of \d+", pages[0][0])
     # prose-formatting code is hidden, the graded code is shown
-    assert "Markdown(" not in text and "insights.lr_insight" not in text
+    assert "Markdown(" not in text
     assert "training.train(" in text and "data.prepare(" in text and "run_all(" in text
     assert "(s)" not in text
     starts = []
@@ -93,6 +174,26 @@ def test_pdf_reads_as_a_report(quick_run):
     for k, heading in enumerate(SECTIONS):
         end = starts[k + 1] if k + 1 < len(starts) else len(pages) - 1
         assert sum(n for _, n in pages[starts[k]:end + 1]) >= 1, f"no figure in {heading!r}"
+
+
+def test_progress_bars_in_jupyter_are_widgets_and_warn_of_nothing(tmp_path):
+    """What a student sees in Jupyter (no CI variables): the training loop's progress as widget bars,
+    nothing on stderr. The report's Run All above prints plain lines instead."""
+    from nbclient import NotebookClient
+
+    code = ("import mnist_assignment\nfrom dataclasses import replace\n"
+            "from mnist_assignment import data, training\nfrom mnist_assignment.config import BASELINE\n"
+            f"images, labels = data.load_digits({str(ROOT / 'data' / 'sample' / 'train.csv.gz')!r})\n"
+            "split = data.prepare(images[:1000], labels[:1000])\n"
+            "model, history = training.train(replace(BASELINE, hidden=(16,), epochs=2), split)")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute(env=dict(user_env(), PYTHONPATH=str(ROOT)))
+    assert outputs(nb, "error") == []
+    stderr = [o.text for o in outputs(nb, "stream") if o.name == "stderr"]
+    assert stderr == [], stderr[:3]
+    widgets = [o for o in outputs(nb, "display_data") if "application/vnd.jupyter.widget-view+json" in o["data"]]
+    assert len(widgets) >= 2, "no widget progress bars"  # one a training epoch
 
 
 def test_parameters_are_set_where_the_student_edits_them():
@@ -141,48 +242,6 @@ def test_a_team_name_that_is_not_ids_is_refused(tmp_path):
             submission.build(bad, tmp_path)
     assert list(tmp_path.iterdir()) == []
     assert submission.main(["not ids"]) == 2
-
-
-def test_the_zip_unzips_and_runs_all_as_a_grader_would(tmp_path):
-    """Build the zip, unzip it elsewhere, switch QUICK on in the parameters cell and Run All with
-    progress bars on (no CI variables): no warning, no error, nothing written outside that folder."""
-    from nbclient import NotebookClient
-
-    target = submission.build("123_456", tmp_path)
-    names = zipfile.ZipFile(target).namelist()
-    assert "123_456/mnist_assignment.ipynb" in names and "123_456/report.pdf" in names
-    assert "123_456/data/sample/train.csv.gz" in names and "123_456/mnist_assignment/training.py" in names
-    assert not any(n.endswith((".csv", ".npz", ".pyc", ".log")) or "/.venv/" in n or "/results/" in n
-                   for n in names)
-    zipfile.ZipFile(target).extractall(tmp_path / "unzipped")
-    copy = tmp_path / "unzipped" / "123_456"
-    notebook = copy / "mnist_assignment.ipynb"
-    nb = nbformat.read(notebook, as_version=4)
-    report.set_parameters(nb, {"QUICK": True})  # what a student does in the parameters cell
-    before = snapshot(ROOT)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("CI", "MNIST_PLAIN_PROGRESS", "PYTHONPATH") and not k.startswith("PYTEST")}
-    NotebookClient(nb, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": str(copy)}}).execute(env=env)
-    assert outputs(nb, "error") == []
-    stderr = [o.text for o in outputs(nb, "stream") if o.name == "stderr"]
-    assert stderr == [], stderr[:3]
-    widgets = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-               if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert widgets, "no widget progress bars"
-    assert (copy / "figures" / "lr_curves.png").exists() and (copy / "submission.csv").exists()
-    assert snapshot(ROOT) == before, "the run wrote into the original checkout"
-
-
-def snapshot(root: Path) -> dict:
-    skip = {".venv", ".git", ".pytest_cache", ".ruff_cache", "__pycache__", "build"}
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in skip]
-        for name in filenames:
-            path = Path(dirpath) / name
-            out[str(path.relative_to(root))] = path.stat().st_mtime_ns
-    return out
 
 
 def test_the_kernel_talks_over_private_socket_files_and_says_nothing_on_the_terminal(tmp_path, capfd):
