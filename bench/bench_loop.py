@@ -5,8 +5,8 @@ Same MLP (784-128-64-10), same 33,600-row training split, same machine, one proc
 epoch is a training pass and a validation pass over the 8,400 held-out rows, as the notebook needs:
   usual   TensorDataset + DataLoader(shuffle=True) + .to(device) per batch + loss.item() per step;
           validation through a DataLoader of the same batch size, loss.item() per batch
-  ours    mnist_assignment.training.fit (in-memory batches, no per-step sync, one validation
-          pass in batches of 4,096)
+  ours    mnist_assignment.training.train (in-memory batches, no per-step sync, one validation
+          pass in batches of 256)
   bare    ours without its DataLoader and epoch sums: model, loss, zero_grad, backward, step on
           in-memory batches, same threads and validation. What any eager PyTorch loop pays; the
           most any loop over this model and optimizer can gain on usual is usual/bare
@@ -29,9 +29,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from mnist_assignment.config import BASELINE
-from mnist_assignment.data import SAMPLE_DIR, load_digits, prepare
+from mnist_assignment.data import SAMPLE_DIR, load_digits
+from mnist_assignment.loader import prepare
 from mnist_assignment.models import MLP, build_model
-from mnist_assignment.training import cpu_threads, evaluate, fit, make_optimizer, step_threads
+from mnist_assignment.training import evaluate, make_optimizer, train
 
 # the full train file comes from the command line or MNIST_FULL_DATA; the bundled sample otherwise
 FULL_DATA = os.environ.get("MNIST_FULL_DATA") or str(SAMPLE_DIR / "train.csv.gz")
@@ -74,29 +75,27 @@ def usual_epoch_times(split, batch_size, epochs, cfg=CFG):
 
 
 def ours_epoch_times(split, batch_size, epochs):
-    history = fit(replace(CFG, batch_size=batch_size, epochs=epochs), split, verbose=False)
+    _, history = train(replace(CFG, batch_size=batch_size, epochs=epochs), split)
     return [e["seconds"] for e in history.epochs]
 
 
 def bare_epoch_times(split, batch_size, epochs):
     cfg = replace(CFG, batch_size=batch_size)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg)  # the model training.train builds (same layout)
+    model = build_model(cfg)  # the model training.train builds
     optimizer = make_optimizer(cfg, model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(cfg.seed)
-    threads = step_threads(torch.device("cpu"), batch_size)
     times = []
     for _ in range(epochs):
         start = time.perf_counter()
         model.train()
-        with cpu_threads(threads):
-            for idx in torch.randperm(len(split.y_train), generator=generator).split(batch_size):
-                xb, yb = split.x_train.index_select(0, idx), split.y_train.index_select(0, idx)
-                loss = loss_fn(model(xb), yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+        for idx in torch.randperm(len(split.y_train), generator=generator).split(batch_size):
+            xb, yb = split.x_train.index_select(0, idx), split.y_train.index_select(0, idx)
+            loss = loss_fn(model(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
         evaluate(model, split.x_val, split.y_val)
         times.append(time.perf_counter() - start)
     return times

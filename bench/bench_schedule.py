@@ -4,12 +4,9 @@ usage: python bench/bench_schedule.py [TRAIN_CSV] [--epochs 2] [--seeds 3]
 Every run of the notebook's section 5 cell (its seven studies, the CNN preset on every seed, the
 best-MLP preset, the early-stopping run, BatchNorm + dropout) with every epoch count divided as
 --epochs is to 20, so that the one-by-one reference finishes in minutes:
-  schedule    experiments.run_all as the notebook calls it: stacks, halved where that balances
-              the workers, longest first, one worker per core
-  unstacked   run_all(stack=False): every run with training.fit (the notebook's FAST_STUDIES = False),
-              on the same workers
-  sequential  run_all(stack=False, workers=1): every run with training.fit, one after another in
-              this process, all threads
+  schedule    runner.run_all as the notebook calls it: every run through training.run, longest
+              first, one 1-thread worker process per core
+  sequential  run_all(workers=1): the same runs one after another in this process, all threads
 Prints both wall times and their ratio; the schedule's time x 20/--epochs approximates the report's.
 """
 
@@ -21,7 +18,8 @@ from bench_loop import FULL_DATA
 
 from mnist_assignment.config import BASELINE, PRESETS
 from mnist_assignment.data import load_source
-from mnist_assignment.experiments import STUDIES, default_workers, run_all, single_models
+from mnist_assignment.runner import default_workers, run_all
+from mnist_assignment.studies import STUDIES, single_models
 
 
 def models(base, scale: float, seeds: int) -> dict:
@@ -43,15 +41,13 @@ def main() -> None:
     print(f"{args.path}: the report's studies ({args.seeds} seeds, {args.epochs} epochs) and "
           f"{len(singles)} single models at {args.epochs}/20 of their epochs")
     timings = {}
-    for name, kwargs in (("schedule", {}), ("unstacked", {"stack": False}),
-                         ("sequential", {"stack": False, "workers": 1})):
+    for name, kwargs in (("schedule", {}), ("sequential", {"workers": 1})):
         start = time.perf_counter()
         run_all(list(STUDIES), singles, images, labels, source.sha256, seeds=args.seeds, base=base,
                 log=lambda line: None, **kwargs)
         timings[name] = time.perf_counter() - start
         print(f"{name:10s} {timings[name]:.1f} s", flush=True)
-    print(f"{default_workers()} workers; sequential/schedule {timings['sequential'] / timings['schedule']:.2f}x, "
-          f"unstacked/schedule {timings['unstacked'] / timings['schedule']:.2f}x")
+    print(f"{default_workers()} workers; sequential/schedule {timings['sequential'] / timings['schedule']:.2f}x")
 
 
 if __name__ == "__main__":

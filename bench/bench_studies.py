@@ -1,8 +1,8 @@
-"""Wall time of study runs: our stacked runs on workers against the same runs one by one.
+"""Wall time of study runs: ours on worker processes against the same runs one by one.
 
 usage: python bench/bench_studies.py [PATH] [--epochs 2] [--seeds 3] [--sweep STUDY]
-  ours    experiments.run_studies over the five studies (lr, batch_size, regularization, dropout,
-          adam_combos): identical configs once, stacks (stacked.py), one worker per core;
+  ours    runner.run_studies over the five studies (lr, batch_size, regularization, dropout,
+          adam_combos): identical configs once, every run through training.run, one worker per core;
           with --sweep STUDY: the command `python -m mnist_assignment sweep STUDY` as a user runs it,
           timed as a whole (start-up, loading the data, starting the workers, the summary)
   usual   the same runs one after another in this process with the usual notebook loop (bench_loop.py:
@@ -22,8 +22,10 @@ import torch
 from bench_loop import FULL_DATA, usual_epoch_times
 
 from mnist_assignment.config import BASELINE
-from mnist_assignment.data import load_source, prepare
-from mnist_assignment.experiments import default_workers, run_studies, study_jobs
+from mnist_assignment.data import load_source
+from mnist_assignment.loader import prepare
+from mnist_assignment.runner import default_workers, run_studies
+from mnist_assignment.studies import study_jobs
 
 STUDIES = ["lr", "batch_size", "regularization", "dropout", "adam_combos"]
 
