@@ -39,14 +39,17 @@ def outside_sources(definitions) -> list[str]:
         if id(obj) in seen or getattr(obj, "__module__", None) != "__main__":
             continue
         seen.add(id(obj))
-        functions = [obj] if inspect.isfunction(obj) else \
-            [f for f in vars(obj).values() if inspect.isfunction(f)] if inspect.isclass(obj) else []
         if inspect.isclass(obj):
-            out.append(f"class {obj.__qualname__}({', '.join(b.__qualname__ for b in obj.__bases__)})")
-            todo += list(obj.__bases__)
-        for f in functions:
-            out.append(inspect.getsource(f))
-            todo += [f.__globals__[n] for n in f.__code__.co_names if n in f.__globals__]
+            # fields too: a dataclass's __init__ is generated from them and has no source of its own
+            out.append(f"class {obj.__qualname__}{[b.__qualname__ for b in obj.__bases__]}: "
+                       f"{obj.__dict__.get('__annotations__', {})}")
+            todo += list(obj.__bases__) + [f for f in vars(obj).values() if inspect.isfunction(f)]
+        elif inspect.isfunction(obj):
+            try:
+                out.append(inspect.getsource(obj))
+            except (OSError, TypeError):  # generated code (a dataclass's __init__): covered by its class
+                continue
+            todo += [obj.__globals__[n] for n in obj.__code__.co_names if n in obj.__globals__]
     return sorted(out)
 
 
