@@ -3,6 +3,7 @@ reused only when its config, data and code all match."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 import json
@@ -18,16 +19,33 @@ MODELS = "models"  # the study name of single runs whose trained weights are kep
 PACKAGE = Path(__file__).resolve().parent
 
 
-def code_version(*definitions) -> str:
-    """A hash of the code that can change a result: every module of the package, and the source of
-    any of `definitions` (and what they use) defined outside it, e.g. in the notebook. A stored
-    result is reused only if it matches."""
+def code_version(*definitions, package: Path = PACKAGE) -> str:
+    """A hash of the code that can change a result: every module of the package that a run executes
+    (result_modules), and the source of any of `definitions` (and what they use) defined outside the
+    package, e.g. in the notebook. A stored result is reused only if it matches."""
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in result_modules(Path(package)):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for text in outside_sources(definitions):
         digest.update(text.encode())
     return digest.hexdigest()[:16]
+
+
+def result_modules(package: Path = PACKAGE) -> list[Path]:
+    """The package's __init__ (it pins the CPU kernels), runner.py, and every package module they
+    import, directly or through others: found by reading their import statements, so a new module
+    a run uses is covered without being listed. Figures, tables and the report are not among them."""
+    todo, seen = ["__init__", "runner"], set()
+    while todo:
+        name = todo.pop()
+        path = package / f"{name}.py"
+        if name in seen or not path.is_file():
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                todo += [node.module.split(".")[0]] if node.module else [alias.name for alias in node.names]
+    return sorted(package / f"{name}.py" for name in seen)
 
 
 def outside_sources(definitions) -> list[str]:
