@@ -7,8 +7,10 @@ STAMP := $(VENV)/.requirements-installed
 DATA ?=
 export PYTHONPATH := $(CURDIR)
 
-# TEAM: the team's ids joined by "_" (make submission TEAM=123_456_789; also written into the notebook)
+# TEAM: the team's ids joined by "_"; NAMES: the members' names (both written into the notebook's title block)
 TEAM ?=
+NAMES ?=
+export NAMES
 
 .PHONY: all venv data lab report quick submission test lint bench clean
 
@@ -31,13 +33,14 @@ lab: venv
 	$(VENV)/bin/jupyter lab mnist_assignment.ipynb
 
 report: venv
-	$(PY) -m mnist_assignment.report $(if $(DATA),--data $(DATA),) $(if $(TEAM),--team $(TEAM),)
+	$(PY) -m mnist_assignment.report $(if $(DATA),--data $(DATA),) $(if $(TEAM),--team $(TEAM),) \
+	  $(if $(NAMES),--names "$$NAMES",)
 
 quick: venv
 	$(PY) -m mnist_assignment.report --quick --out build
 
 submission: venv
-	$(PY) -m mnist_assignment.submission "$(TEAM)"
+	$(PY) -m mnist_assignment.submission $(if $(TEAM),"$(TEAM)",) $(if $(NAMES),--names "$$NAMES",)
 
 lint: venv
 	$(VENV)/bin/ruff check mnist_assignment tests bench scripts mnist_assignment.ipynb

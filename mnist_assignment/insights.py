@@ -1,5 +1,5 @@
-"""What sections 1-3 and the studies' cell still display: the title block, the data's provenance,
-the studies' run time, and the source of functions. Being retired: the analysis is written in the
+"""What sections 1-3 and the studies' cell still display: the data's provenance, the studies' run
+time, and the source of functions. Being retired: the analysis is written in the
 notebook's markdown cells and checked by claims.py; these go when those cells are rewritten.
 """
 
@@ -30,11 +30,6 @@ def source_code(*objects) -> str:
 def arch(cfg) -> str:
     """'784-128-64-10' for an MLP config."""
     return "-".join(str(w) for w in (784, *cfg.hidden, 10))
-
-
-def title_block(team: str, names: str, course: str, when: str) -> str:
-    lines = [f"**Team:** {team}" + (f" — {names}" if names else ""), f"**Course:** {course}", f"**Date:** {when}"]
-    return "  \n".join(lines)
 
 
 def provenance(source: Source, quick: bool, seeds: int, epochs: int, device: str, kernels: str,

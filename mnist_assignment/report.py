@@ -1,6 +1,7 @@
 """Execute the notebook with parameters, then export it to PDF (nbconvert HTML -> headless Chromium).
 
 python -m mnist_assignment.report [--data PATH] [--quick] [--out DIR] [--seeds N] [--epochs N] [--team IDS]
+                                  [--names "A, B, C"]
 python -m mnist_assignment.report --pdf-only [--out DIR]   (print the executed notebook again, no rerun)
 
 The notebook is the source: its `parameters` cell gets the values given here (the rest of the
@@ -18,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import hashlib
 import html
 import json
+import logging
 import os
 import re
 import shutil
@@ -237,14 +240,28 @@ def notebook_digest(nb) -> str:
 DIGEST_KEY = "/NotebookSHA256"
 
 
+@contextlib.contextmanager
+def quiet_pypdf():
+    """pypdf logs a warning for Chromium's PDFs (their trailer counts fewer objects than they hold),
+    harmless and read correctly: not a line for the terminal of a run that worked."""
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def stamp_pdf(pdf: Path, digest: str) -> None:
     """Write the notebook's digest into the PDF's metadata (atomically; the rest is kept)."""
     from pypdf import PdfReader, PdfWriter
 
-    writer = PdfWriter(clone_from=PdfReader(pdf))
-    writer.add_metadata({DIGEST_KEY: digest})
-    with atomic_path(pdf) as tmp, open(tmp, "wb") as f:
-        writer.write(f)
+    with quiet_pypdf():
+        writer = PdfWriter(clone_from=PdfReader(pdf))
+        writer.add_metadata({DIGEST_KEY: digest})
+        with atomic_path(pdf) as tmp, open(tmp, "wb") as f:
+            writer.write(f)
 
 
 def pdf_digest(pdf: Path) -> str | None:
@@ -253,7 +270,8 @@ def pdf_digest(pdf: Path) -> str | None:
     from pypdf.errors import PyPdfError
 
     try:
-        return (PdfReader(pdf).metadata or {}).get(DIGEST_KEY)
+        with quiet_pypdf():
+            return (PdfReader(pdf).metadata or {}).get(DIGEST_KEY)
     except (OSError, ValueError, PyPdfError):
         return None
 
@@ -308,6 +326,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--team", help=TEAM_HELP)
+    parser.add_argument("--names", help="the team members' names (written into the notebook's NAMES parameter)")
     parser.add_argument("--no-pdf", action="store_true")
     parser.add_argument("--pdf-only", action="store_true", help="print the executed notebook to PDF again, no rerun")
     args = parser.parse_args(argv)
@@ -346,6 +365,8 @@ def main(argv=None) -> int:
             from .submission import check_team
 
             parameters["TEAM"] = check_team(args.team)
+        if args.names is not None:
+            parameters["NAMES"] = " ".join(args.names.split())
         start = time.perf_counter()
         print(f"executing {NOTEBOOK.name} (data: {source.describe()}) ...", flush=True)
         about = {"data": source.describe(), "date": f"{date.today():%Y-%m-%d}"}

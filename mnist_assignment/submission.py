@@ -1,12 +1,16 @@
 """The team's deliverable: ID1_ID2_ID3.zip with the executed notebook, its PDF and what reruns it.
 
-python -m mnist_assignment.submission TEAM [--out DIR]
+python -m mnist_assignment.submission [TEAM] [--names "A, B, C"] [--out DIR]
 
+TEAM and the names go into the executed notebook first: its parameters (TEAM, NAMES) and the title
+block its imports cell displays, nothing else; report.pdf is then printed again from it (seconds,
+nothing rerun). Without TEAM the notebook's own is used, but never the placeholder id1_id2_id3.
 The zip holds one folder named after the team, so that unzipping it anywhere gives a runnable
-project: notebook, report.pdf, README.md, requirements.txt, Makefile, pyproject.toml, the package,
-data/README.md and the bundled sample. Never Kaggle's data, a venv, caches, results or runs.
-Before zipping, the notebook must be a full run that finished, and report.pdf the one printed from
-it (the hash report.py stamps in the PDF's metadata): otherwise one line says what to run.
+project: notebook, report.pdf, a README.md for graders (what works in that folder), requirements.txt,
+Makefile, pyproject.toml, the package, data/README.md and the bundled sample. Never Kaggle's data,
+a venv, caches, results, runs, the tests or the benchmarks. Before zipping, the notebook must be a
+full run that finished, and report.pdf the one printed from it (the hash report.py stamps in the
+PDF's metadata): otherwise one line says what to run.
 """
 
 from __future__ import annotations
@@ -15,13 +19,17 @@ import argparse
 import re
 import sys
 import zipfile
+from datetime import date
 from pathlib import Path
 
-from .files import atomic_path
+from .files import atomic_path, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = "mnist_assignment.ipynb"
 TEAM_PATTERN = re.compile(r"[A-Za-z0-9]+(_[A-Za-z0-9]+)*")
-TOP_FILES = ["mnist_assignment.ipynb", "report.pdf", "README.md", "requirements.txt", "Makefile", "pyproject.toml"]
+PLACEHOLDER = "id1_id2_id3"  # the parameters cell's TEAM as committed
+TOP_FILES = [NOTEBOOK, "report.pdf", "requirements.txt", "Makefile", "pyproject.toml"]
+HOW = 'make submission TEAM=123456789_987654321 NAMES="Ada Lovelace, Alan Turing"'
 
 
 class SubmissionError(ValueError):
@@ -35,12 +43,113 @@ def check_team(team: str) -> str:
     return team
 
 
+def markdown_text(text: str) -> str:
+    """Free text (names, course) shown as itself in Markdown, not as emphasis or a link."""
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+
+
+TEAM_LINE = "**Team:**"
+DATE_LINE = re.compile(r"^\*\*Date:\*\* (.+?)\s*$", re.M)
+
+
+def title_block(team: str, names: str, course: str, when: str) -> str:
+    """The notebook's title block (Markdown): team ids and names, course, date of the run."""
+    lines = [f"{TEAM_LINE} {team}" + (f" — {markdown_text(names)}" if names else ""),
+             f"**Course:** {markdown_text(course)}", f"**Date:** {when}"]
+    return "  \n".join(lines)
+
+
+def title_output(nb):
+    """The one output of the executed notebook that shows title_block(...)."""
+    found = [o for c in nb.cells if c.cell_type == "code" and "title_block(" in c.source
+             for o in c.get("outputs", []) if o.output_type == "display_data"
+             and str(o.get("data", {}).get("text/markdown", "")).startswith(TEAM_LINE)]
+    if len(found) != 1:
+        raise SubmissionError(f"{NOTEBOOK} shows {'no' if not found else len(found)} title block"
+                              f"{'s' if found else ''} (the output of title_block(...)): run `make report` again")
+    return found[0]
+
+
+def retitle(nb, team: str, names: str) -> bool:
+    """Write team and names into the parameters cell and the title block; False when both say so already.
+
+    The date stays the run's; the course comes from the parameters. Nothing else changes."""
+    from . import report
+
+    output = title_output(nb)
+    values = report.read_parameters(nb)
+    when = DATE_LINE.search(output.data["text/markdown"])
+    block = title_block(team, names, str(values.get("COURSE", "")),
+                        when.group(1) if when else f"{date.today():%d %B %Y}")
+    changed = {k: v for k, v in (("TEAM", team), ("NAMES", names)) if values.get(k) != v}
+    if not changed and output.data["text/markdown"] == block:
+        return False
+    if changed:
+        report.set_parameters(nb, changed)
+    output.data["text/markdown"] = block
+    return True
+
+
+def resolve_team(team: str | None, values: dict) -> str:
+    team = values.get("TEAM") if team is None else team
+    if team == PLACEHOLDER or not team:
+        raise SubmissionError(f"TEAM is {'still the placeholder ' + PLACEHOLDER if team else 'not set'}: "
+                              f"pass the team's ids joined by '_' and your names, e.g. {HOW}")
+    return check_team(team)
+
+
+README = """# {team}: handwritten digit recognition on MNIST with PyTorch
+
+The team's submission. `report.pdf` is printed from the executed notebook `mnist_assignment.ipynb`
+beside it; the rest reruns it: the package `mnist_assignment/` the notebook calls, `requirements.txt`,
+the `Makefile`, `pyproject.toml`, and a sample of 8,000 real MNIST digits in `data/sample/` (its
+source and licence: `data/README.md`). Kaggle's own files are not included (they may not be
+redistributed): put Kaggle's `data/train.csv` and `data/test.csv` here to rerun on the full data.
+
+## Install, open, Run All
+
+You need Python 3.11 or newer and access to PyPI once.
+
+```bash
+# Linux / macOS, with make: creates .venv from requirements.txt, then opens Jupyter Lab
+make lab
+
+# any system, without make (Windows: .venv\\Scripts\\activate instead of source)
+python -m venv .venv
+source .venv/bin/activate
+pip install -r requirements.txt
+jupyter lab mnist_assignment.ipynb
+```
+
+In Jupyter: **Run → Run All Cells**. The first code cell holds the parameters: `QUICK = True` gives a
+smoke run of about a minute; `QUICK = False`, as handed in, the full report (about 17 minutes on 2
+CPU cores). Without Kaggle's file in `data/`, everything runs on the bundled sample and says so.
+
+## Commands (Linux / macOS)
+
+| command | what it does |
+|---|---|
+| `make lab` | create `.venv` from `requirements.txt`, open the notebook in Jupyter Lab |
+| `make quick` | the notebook in quick mode on the bundled sample, its copy and PDF under `build/` (about a minute) |
+| `make report` | the full run: executes the notebook here, in place, and prints `report.pdf` again |
+
+The PDF is printed by headless Chrome or Chromium (no LaTeX): install one of them first.
+The project's tests and benchmarks are not part of this folder.
+"""
+
+
+def readme(team: str) -> str:
+    """The README.md inside the zip: what works in the unzipped folder, and nothing else."""
+    return README.format(team=team)
+
+
 def members(root: Path = ROOT) -> list[Path]:
-    """The files the zip holds, relative to root."""
+    """The files the zip holds from root, relative to it (README.md is written for the zip)."""
     files = [Path(name) for name in TOP_FILES]
     files += sorted(p.relative_to(root) for p in (root / "mnist_assignment").glob("*.py"))
     files += [Path("data/README.md")]
-    files += sorted(p.relative_to(root) for p in (root / "data" / "sample").iterdir()
+    sample = root / "data" / "sample"
+    files += sorted(p.relative_to(root) for p in (sample.iterdir() if sample.is_dir() else [])
                     if p.is_file() and not p.name.startswith("."))
     missing = [str(f) for f in files if not (root / f).is_file()]
     if missing:
@@ -49,23 +158,40 @@ def members(root: Path = ROOT) -> list[Path]:
     return files
 
 
+def check_run(nb) -> None:
+    """The notebook is a finished full run; else SubmissionError."""
+    from . import report
+
+    why = report.unfinished(nb)
+    if why:
+        raise SubmissionError(f"{NOTEBOOK} {why}: run `make report` (the full run) before `make submission`")
+    if report.read_parameters(nb).get("QUICK"):
+        raise SubmissionError(f"{NOTEBOOK} is a QUICK run (QUICK = True): run `make report` for the full "
+                              "run before `make submission`")
+
+
 def check_pair(root: Path = ROOT) -> None:
     """The notebook is a finished full run and report.pdf was printed from it; else SubmissionError."""
     import nbformat
 
     from . import report
 
-    notebook = root / "mnist_assignment.ipynb"
-    nb = nbformat.read(notebook, as_version=4)
-    why = report.unfinished(nb)
-    if why:
-        raise SubmissionError(f"{notebook.name} {why}: run `make report` (the full run) before `make submission`")
-    if report.read_parameters(nb).get("QUICK"):
-        raise SubmissionError(f"{notebook.name} is a QUICK run (QUICK = True): run `make report` for the full "
-                              "run before `make submission`")
+    nb = nbformat.read(root / NOTEBOOK, as_version=4)
+    check_run(nb)
     if report.pdf_digest(root / "report.pdf") != report.notebook_digest(nb):
-        raise SubmissionError(f"report.pdf was not printed from this {notebook.name}: run `python -m "
+        raise SubmissionError(f"report.pdf was not printed from this {NOTEBOOK}: run `python -m "
                               "mnist_assignment.report --pdf-only` (seconds, no rerun) or `make report`")
+
+
+def save_pair(nb, root: Path) -> None:
+    """Print nb to report.pdf and write nb, each atomically; the PDF replaces the old one last."""
+    import nbformat
+
+    from . import report
+
+    with atomic_path(root / "report.pdf") as pdf:
+        report.export_pdf(nb, pdf)
+        write_atomic(root / NOTEBOOK, nbformat.writes(nb))
 
 
 def build(team: str, out: Path | None = None, root: Path = ROOT) -> Path:
@@ -74,26 +200,44 @@ def build(team: str, out: Path | None = None, root: Path = ROOT) -> Path:
     files = members(root)
     with atomic_path(target) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"{team}/README.md", readme(team))
             for name in files:
                 archive.write(root / name, f"{team}/{name.as_posix()}")
     return target
 
 
-def main(argv=None) -> int:
+def main(argv=None, root: Path = ROOT) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_assignment.submission", description=__doc__.splitlines()[0])
-    parser.add_argument("team", help="the team's ids joined by '_', e.g. 123456789_987654321")
+    parser.add_argument("team", nargs="?", help="the team's ids joined by '_', e.g. 123456789_987654321 "
+                                                "(default: the notebook's TEAM)")
+    parser.add_argument("--names", help="the team members' names for the title block (default: the notebook's NAMES)")
     parser.add_argument("--out", help="folder for the zip (default: the project folder)")
     args = parser.parse_args(argv)
+    import nbformat
+
+    from . import report
+
     try:
-        check_team(args.team)
-        members()
-        check_pair()
-        target = build(args.team, Path(args.out) if args.out else None)
-    except (SubmissionError, OSError, ValueError) as err:
+        if args.team is not None:
+            check_team(args.team)
+        members(root)
+        nb = nbformat.read(root / NOTEBOOK, as_version=4)
+        check_run(nb)  # before anything is written
+        values = report.read_parameters(nb)
+        team = resolve_team(args.team, values)
+        names = " ".join(args.names.split()) if args.names is not None else str(values.get("NAMES", ""))
+        if retitle(nb, team, names):
+            save_pair(nb, root)
+            print(f"wrote team {team}{' (' + names + ')' if names else ''} into {NOTEBOOK} and printed "
+                  "report.pdf again", flush=True)
+        check_pair(root)  # the pair as it is now
+        target = build(team, Path(args.out) if args.out else None, root)
+    except (SubmissionError, report.ReportError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    size = target.stat().st_size
-    print(f"wrote {target.name} ({size / 1e6:.1f} MB): {len(members())} files in the folder {args.team}/")
+    with zipfile.ZipFile(target) as archive:
+        count = len(archive.namelist())
+    print(f"wrote {target.name} ({target.stat().st_size / 1e6:.1f} MB): {count} files in the folder {team}/")
     return 0
 
 

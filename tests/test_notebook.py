@@ -83,6 +83,7 @@ def test_the_zip_holds_what_reruns_the_report(grader):
     names = grader.names
     assert f"{TEAM}/mnist_assignment.ipynb" in names and f"{TEAM}/report.pdf" in names
     assert f"{TEAM}/data/sample/train.csv.gz" in names and f"{TEAM}/mnist_assignment/training.py" in names
+    assert f"{TEAM}/README.md" in names  # the graders' README (tests/test_submission.py checks what it says)
     assert all(n.startswith(f"{TEAM}/") for n in names)
     assert not any(n.endswith((".csv", ".npz", ".pyc", ".log")) or "/.venv/" in n or "/results/" in n
                    for n in names)
@@ -126,7 +127,11 @@ def markdown_outputs(nb) -> list[str]:
 
 
 def test_the_title_block_says_what_the_run_used(quick_run):
-    provenance = next(m for m in markdown_outputs(executed(quick_run)) if "**Data:**" in m)
+    nb = executed(quick_run)
+    values = report.read_parameters(nb)
+    block = submission.title_output(nb).data["text/markdown"]  # the one output make submission rewrites
+    assert block.startswith(f"**Team:** {values['TEAM']}") and f"**Course:** {values['COURSE']}" in block
+    provenance = next(m for m in markdown_outputs(nb) if "**Data:**" in m)
     assert "sample" in provenance and "8,000" in provenance and "QUICK" in provenance
     assert "CPU kernels" in provenance
 

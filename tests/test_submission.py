@@ -1,6 +1,10 @@
 """make submission zips a matching pair: a finished full run and the PDF printed from it."""
 
+import os
+import re
 import shutil
+import subprocess
+import zipfile
 
 import nbformat
 import pytest
@@ -99,3 +103,200 @@ def test_pdf_only_prints_the_notebook_again_and_stamps_it(root):
     submission.check_pair(root)
     reader = PdfReader(root / "report.pdf")
     assert reader.metadata.title == report.TITLE and "data: data/train.csv.gz" in reader.pages[0].extract_text()
+
+
+# make submission TEAM=... NAMES=...: the team in the executed notebook's title block and its PDF
+
+NB = submission.NOTEBOOK
+TEAM, NAMES = "1234_5678_9012", "A, B, C"
+
+
+def title_cell_source() -> str:
+    """The project notebook's own title-block line, run here as it runs there."""
+    nb = nbformat.read(report.NOTEBOOK, as_version=4)
+    line = next(line for c in nb.cells for line in c.source.splitlines() if "title_block(" in line)
+    return ("from datetime import date\n\nfrom IPython.display import Markdown, display\n\n"
+            f"from mnist_assignment.submission import title_block\n\n{line}")
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A project folder with a small notebook really executed (title, parameters, the title block, a few
+    cells) and its PDF: printed by Chromium when there is one, else a blank page stamped from it."""
+    folder = tmp_path_factory.mktemp("small") / "project"
+    for name in submission.members(report.ROOT):
+        if name.as_posix() not in (NB, "report.pdf"):
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(report.ROOT / name, folder / name)
+    project = nbformat.read(report.NOTEBOOK, as_version=4)
+    cells = [project.cells[0], report.parameters_cell(project),
+             nbformat.v4.new_code_cell(title_cell_source(), metadata={"tags": ["remove-input"]}),
+             nbformat.v4.new_markdown_cell("## 1. Data preparation\n\nThe digits, loaded and checked."),
+             nbformat.v4.new_code_cell('print(f"validation accuracy {0.9731:.2%}")'),
+             nbformat.v4.new_code_cell("QUICK, SEEDS")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=project.metadata), folder / "source.ipynb")
+    nb = report.execute(folder / "source.ipynb", folder / NB, {"QUICK": False},
+                        about={"data": "a test", "date": "2000-01-01"})
+    (folder / "source.ipynb").unlink()
+    assert report.unfinished(nb) is None
+    if report.find_browser():
+        report.export_pdf(nb, folder / "report.pdf")
+    else:
+        writer = PdfWriter()
+        writer.add_blank_page(100, 100)
+        writer.write(folder / "report.pdf")
+        report.stamp_pdf(folder / "report.pdf", report.notebook_digest(nb))
+    return folder
+
+
+@pytest.fixture
+def project(small_run, tmp_path):
+    folder = tmp_path / "project"
+    shutil.copytree(small_run, folder)
+    (tmp_path / "out").mkdir()
+    return folder
+
+
+def files_of(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def pdf_text(path) -> str:
+    return "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
+
+
+def test_the_placeholder_is_the_parameters_cells_default():
+    assert report.read_parameters(nbformat.read(report.NOTEBOOK, as_version=4))["TEAM"] == submission.PLACEHOLDER
+
+
+def test_make_submission_writes_the_team_into_the_title_block_and_the_pdf_and_nothing_else(project, capsys):
+    if report.find_browser() is None:
+        pytest.skip("no Chromium to print with")
+    before = nbformat.read(project / NB, as_version=4)
+    assert submission.title_output(before).data["text/markdown"].startswith(f"**Team:** {submission.PLACEHOLDER}")
+    out = project.parent / "out"
+    assert submission.main([TEAM, "--names", NAMES, "--out", str(out)], root=project) == 0
+    assert "wrote team 1234_5678_9012 (A, B, C) into" in capsys.readouterr().out
+    after = nbformat.read(project / NB, as_version=4)
+
+    values = report.read_parameters(after)
+    assert (values["TEAM"], values["NAMES"]) == (TEAM, NAMES)
+    block = submission.title_output(after).data["text/markdown"]
+    when = submission.DATE_LINE.search(submission.title_output(before).data["text/markdown"]).group(1)
+    assert block == f"**Team:** {TEAM} — {NAMES}  \n**Course:** {values['COURSE']}  \n**Date:** {when}"
+    # nothing else: every other cell, line, output and the metadata as they were
+    assert after.metadata == before.metadata and len(after.cells) == len(before.cells)
+    for old, new in zip(before.cells, after.cells):
+        if "parameters" in old.metadata.get("tags", []):
+            kept = [(a, b) for a, b in zip(old.source.splitlines(), new.source.splitlines())
+                    if not a.startswith(("TEAM =", "NAMES ="))]
+            assert len(kept) == len(old.source.splitlines()) - 2 and all(a == b for a, b in kept)
+            assert len(new.source.splitlines()) == len(old.source.splitlines())
+            assert {k: v for k, v in new.items() if k != "source"} == {k: v for k, v in old.items() if k != "source"}
+        elif "title_block(" in old.source:
+            old.outputs[0].data["text/markdown"] = block
+            assert new == old
+        else:
+            assert new == old
+
+    text = pdf_text(project / "report.pdf")
+    assert f"Team: {TEAM} — {NAMES}" in text and submission.PLACEHOLDER not in text
+    submission.check_pair(project)  # the stamp matches the rewritten notebook
+    with zipfile.ZipFile(out / f"{TEAM}.zip") as archive:
+        assert archive.read(f"{TEAM}/{NB}") == (project / NB).read_bytes()
+        assert archive.read(f"{TEAM}/report.pdf") == (project / "report.pdf").read_bytes()
+
+    pdf = (project / "report.pdf").read_bytes()  # the same team again: nothing to rewrite or print
+    assert submission.main([TEAM, "--out", str(out)], root=project) == 0
+    assert (project / "report.pdf").read_bytes() == pdf and "wrote team" not in capsys.readouterr().out
+
+
+def test_the_placeholder_or_no_team_is_refused_saying_what_to_pass(project, capsys):
+    before = files_of(project)
+    out = project.parent / "out"
+    for argv in [[], [submission.PLACEHOLDER], ["--names", NAMES]]:
+        assert submission.main(argv + ["--out", str(out)], root=project) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"TEAM is still the placeholder {submission.PLACEHOLDER}" in err, err
+        assert 'make submission TEAM=123456789_987654321 NAMES="' in err
+    assert files_of(project) == before and list(out.iterdir()) == []
+
+
+def test_a_quick_or_unfinished_run_is_refused_before_the_title_is_written(project, capsys):
+    rewrite(project, lambda nb: report.set_parameters(nb, {"QUICK": True}))
+    before = files_of(project)
+    out = project.parent / "out"
+    assert submission.main([TEAM, "--out", str(out)], root=project) == 2
+    assert "is a QUICK run" in capsys.readouterr().err
+    assert files_of(project) == before
+    rewrite(project, lambda nb: report.set_parameters(nb, {"QUICK": False}))
+    rewrite(project, lambda nb: nb.cells[-1].update(outputs=[]))
+    before = files_of(project)
+    assert submission.main([TEAM, "--out", str(out)], root=project) == 2
+    assert "did not run to the end" in capsys.readouterr().err
+    assert files_of(project) == before and list(out.iterdir()) == []
+
+
+def test_a_pdf_that_does_not_match_is_refused_after_the_title(project, capsys):
+    """The team is already in the title: nothing is printed again, so a stale PDF is still refused."""
+    rewrite(project, lambda nb: submission.retitle(nb, TEAM, NAMES))
+    out = project.parent / "out"
+    assert submission.main([TEAM, "--out", str(out)], root=project) == 2
+    assert capsys.readouterr().err.startswith("error: report.pdf was not printed from this mnist_assignment.ipynb")
+    assert list(out.iterdir()) == []
+
+
+def test_a_failed_print_leaves_the_notebook_and_pdf_as_they_were(project, monkeypatch, capsys):
+    def no_browser(html_text, pdf):
+        raise report.ReportError("no Chrome/Chromium found to print the PDF: install Chromium")
+
+    monkeypatch.setattr(report, "html_to_pdf", no_browser)
+    before = files_of(project)
+    out = project.parent / "out"
+    assert submission.main([TEAM, "--names", NAMES, "--out", str(out)], root=project) == 2
+    assert capsys.readouterr().err == "error: no Chrome/Chromium found to print the PDF: install Chromium\n"
+    assert files_of(project) == before and list(out.iterdir()) == []
+
+
+# the zip's README promises only what works in the unzipped folder
+
+MADE_BY_MAKE = {".venv": "VENV := .venv", "build": "--out build"}  # path -> where the zipped Makefile makes it
+KAGGLE = {"data/train.csv", "data/test.csv"}  # the README says to put them there: never in the zip
+
+
+def test_the_zips_readme_names_only_targets_and_files_that_are_there(tmp_path):
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    team = "123_456"
+    with zipfile.ZipFile(submission.build(team, tmp_path)) as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path / "unzipped")
+    folder = tmp_path / "unzipped" / team
+    readme = (folder / "README.md").read_text()
+    makefile = (folder / "Makefile").read_text()
+    assert readme != (report.ROOT / "README.md").read_text()  # the graders' version, not the project's
+
+    targets = set(re.findall(r"\bmake ([a-z][\w-]*)", readme))
+    assert {"lab", "quick"} <= targets
+    for target in sorted(targets):
+        done = subprocess.run(["make", "-n", target], cwd=folder, capture_output=True, text=True,
+                              env={k: v for k, v in os.environ.items() if not k.startswith("MAKE")})
+        assert done.returncode == 0, (target, done.stderr)
+        assert "pytest" not in done.stdout and "ruff" not in done.stdout and "bench/" not in done.stdout, target
+    if not any(n.startswith(f"{team}/tests/") for n in names):
+        assert not targets & {"test", "lint", "bench", "all"} and "pytest" not in readme
+
+    code = re.findall(r"^```\w*\n(.*?)^```", readme, re.M | re.S)
+    named = {s for s in re.findall(r"`([^`\n]+)`", re.sub(r"^```.*?^```", "", readme, flags=re.M | re.S))
+             if not re.search(r"\s", s)}
+    named |= {w for block in code for line in block.splitlines() if not line.startswith("#")
+              for w in line.split() if re.fullmatch(r"\.?[\w-]+(\.\w+|/[\w./\\-]*)", w)}
+    assert {"mnist_assignment.ipynb", "report.pdf", "requirements.txt", "Makefile", "data/README.md"} <= named
+    for path in sorted(named):
+        top = path.replace("\\", "/").rstrip("/").split("/")[0]
+        if top in MADE_BY_MAKE:
+            assert MADE_BY_MAKE[top] in makefile, path
+        elif path in KAGGLE:
+            assert not (folder / path).exists()
+        else:
+            assert (folder / path).exists(), f"the README names {path}, which the zip does not hold"
