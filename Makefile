@@ -1,4 +1,4 @@
-# Two commands do everything on a fresh machine: `make report` and `make test`.
+# `make report` runs the notebook and prints report.pdf; `make test` (in the repository, with tests/) checks everything.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
