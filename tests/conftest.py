@@ -6,7 +6,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from mnist_assignment.data import SAMPLE_DIR, load_digits, prepare
+from mnist_assignment.data import SAMPLE_DIR, load_digits
+from mnist_assignment.loader import prepare
 
 SAMPLE_TRAIN = SAMPLE_DIR / "train.csv.gz"
 SAMPLE_TEST = SAMPLE_DIR / "test.csv.gz"

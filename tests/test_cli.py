@@ -93,8 +93,12 @@ def test_sweep_prints_the_summary_table(tmp_path, cli, small_train_csv):
     result = cli("sweep", "regularization", "--data", small_train_csv, "--seeds", "1", "--epochs", "1",
                  "--out", tmp_path / "results", "--workers", "2")
     assert result.returncode == 0, result.stderr
-    # one stack of 4 for 2 workers: halved, so that both work (experiments.balanced)
-    assert "[2/2] stack of 2 runs" in result.stdout and "final val acc %" in result.stdout
+    # four runs on two workers, one progress line each as it finishes
+    assert "training 4 runs for 4 results on 2 workers" in result.stdout
+    progress = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert [line.split()[0] for line in progress] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert all(line.split()[1] == "regularization" and " val acc " in line for line in progress)
+    assert "final val acc %" in result.stdout
     assert "dropout 0.2 + LayerNorm" in result.stdout
     assert len(list((tmp_path / "results" / "regularization").glob("*.json"))) == 4
     bad = cli("sweep", "colour", "--data", SAMPLE_TRAIN)
@@ -116,8 +120,10 @@ def test_train_numpy_mlp(tmp_path, cli):
 def test_a_cnn_with_test_time_shifts_predicts_with_them(tmp_path, cli, small_train_csv):
     import torch
 
+    from mnist_assignment.augment import as_it_predicts
     from mnist_assignment.checkpoints import load_checkpoint
-    from mnist_assignment.data import load_digits, normalise
+    from mnist_assignment.data import load_digits
+    from mnist_assignment.loader import normalise
     from mnist_assignment.training import predict
 
     out = tmp_path / "cnn"
@@ -133,7 +139,7 @@ def test_a_cnn_with_test_time_shifts_predicts_with_them(tmp_path, cli, small_tra
     model, cfg, mean, std = load_checkpoint(out / "model.pt")
     x = normalise(load_digits(SAMPLE_TEST, kind="test")[0], mean, std)
     with torch.no_grad():
-        assert written == predict(model, x, tta=1, blank=-mean / std).tolist()
+        assert written == predict(as_it_predicts(model, cfg, -mean / std), x).tolist()
         assert written != predict(model, x).tolist()  # one epoch on 2,000 digits: the views change some labels
 
 

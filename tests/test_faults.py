@@ -14,7 +14,8 @@ from conftest import SAMPLE_TRAIN
 
 from mnist_assignment import data, files
 from mnist_assignment.config import BASELINE
-from mnist_assignment.experiments import ResultStore, run_configs
+from mnist_assignment.runner import run_configs
+from mnist_assignment.store import ResultStore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_assignment import data, kernels, training
+from mnist_assignment import data, kernels, loader, training
 from mnist_assignment.config import BASELINE, PRESETS
 
 GOLDEN = Path(__file__).parent / "golden" / "histories.json"
@@ -29,11 +29,11 @@ CONFIGS = {
 
 def histories() -> dict:
     images, labels = data.load_digits(data.SAMPLE_DIR / "train.csv.gz")
-    split = data.prepare(images[:2000], labels[:2000])
+    split = loader.prepare(images[:2000], labels[:2000])
     out = {}
     with training.cpu_threads(2):
         for name, cfg in CONFIGS.items():
-            h = training.fit(cfg, split, verbose=False).to_dict()
+            h = training.run(cfg, split)[1].to_dict()
             for e in h["epochs"]:
                 e.pop("seconds")
             out[name] = h

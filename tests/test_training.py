@@ -1,14 +1,23 @@
 import json
 import math
 from dataclasses import replace
-from types import SimpleNamespace as NS
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from mnist_assignment import training
+from mnist_assignment.augment import (
+    ShiftedViews,
+    as_it_predicts,
+    elastic_distort,
+    make_augment,
+    random_shift,
+    shifted_views,
+)
 from mnist_assignment.config import BASELINE, TrainConfig
+from mnist_assignment.loader import Split
 from mnist_assignment.models import (
     CNN,
     MLP,
@@ -16,25 +25,17 @@ from mnist_assignment.models import (
     conv_block,
     count_parameters,
     describe_device,
-    he_init,
     multiply_adds,
     pick_device,
 )
-from mnist_assignment.training import (
-    History,
-    cpu_threads,
-    elastic_distort,
-    evaluate,
-    fit,
-    flush_denormals,
-    predict,
-    random_shift,
-    shifted_views,
-    step_threads,
-    train,
-)
+from mnist_assignment.training import History, evaluate, flush_denormals, predict, run, train
 
 TINY = replace(BASELINE, hidden=(32, 16), epochs=2, batch_size=128, optimizer="momentum", lr=0.05)
+
+
+def fit(cfg: TrainConfig, split, log=None) -> History:
+    """One run as its config asks (training.run), its history only."""
+    return run(cfg, split, log=log)[1]
 
 
 def numbers(history: History) -> list[dict]:
@@ -49,7 +50,10 @@ def test_mlp_shapes_order_and_parameter_count():
     kinds = [type(m).__name__ for m in block]
     assert kinds == ["Linear", "LayerNorm", "ReLU", "Dropout"]
     plain = MLP(replace(BASELINE, hidden=(256, 128)))
-    assert [type(m).__name__ for m in plain.hidden[0]] == ["Linear", "Identity", "ReLU", "Identity"]
+    assert [type(m).__name__ for m in plain.hidden[0]] == ["Linear", "ReLU"]  # only what the config asks for
+    batchnorm = MLP(replace(BASELINE, batchnorm=True, dropout=0.1))
+    assert [type(m).__name__ for m in batchnorm.hidden[1]] == ["Linear", "BatchNorm1d", "ReLU", "Dropout"]
+    assert batchnorm.hidden[1][0].bias is None  # BatchNorm's shift takes the bias's place
     assert count_parameters(plain) == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
     assert "LayerNorm" in repr(model)
 
@@ -90,48 +94,28 @@ def test_without_batchnorm_a_conv_block_has_the_numbers_of_relu_then_pool():
         assert torch.equal(ours, theirs)
 
 
-def test_small_batch_runs_store_linear_weights_input_major_and_keep_them_so():
-    cfg = replace(BASELINE, hidden=(32, 16), batch_size=16)
-    torch.manual_seed(0)
-    model = build_model(cfg)  # the layout is applied where runs are built, not in the class a reader sees
-    assert all(lin.weight.is_contiguous() for lin in MLP(cfg).modules() if isinstance(lin, nn.Linear))
-    torch.manual_seed(0)
-    reference = nn.Sequential(nn.Linear(784, 32), nn.Linear(32, 16), nn.Linear(16, 10))
-    reference.apply(he_init)  # same draws in the same order: only the memory layout differs
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    for lin, ref in zip(linears, reference, strict=True):
-        assert lin.weight.shape == ref.weight.shape and torch.equal(lin.weight, ref.weight)
-        assert lin.weight.T.is_contiguous() and not lin.weight.is_contiguous()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    for _ in range(2):
-        optimizer.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(torch.randn(8, 784)), torch.arange(8)).backward()
-        optimizer.step()
-    for lin in linears:  # autograd hands back gradients in the weight's layout: no copies per step
-        assert lin.weight.grad.stride() == lin.weight.stride() and lin.weight.T.is_contiguous()
-    # from batch 64 on the plain layout is kept: the same speed there, and no copies in fused Adam
-    large = build_model(replace(cfg, batch_size=64))
-    assert all(m.weight.is_contiguous() for m in large.modules() if isinstance(m, nn.Linear))
-
-
 def test_multiply_adds_per_image():
-    assert multiply_adds(MLP(BASELINE)) == 784 * 128 + 128 * 64 + 64 * 10
-    cnn = build_model(TrainConfig(model="cnn", channels=(8, 16), hidden=(32,)))
+    assert multiply_adds(BASELINE) == 784 * 128 + 128 * 64 + 64 * 10
+    cnn = TrainConfig(model="cnn", channels=(8, 16), hidden=(32,))
     convs = 28 * 28 * 8 * 1 * 9 + 14 * 14 * 16 * 8 * 9  # padding 1 keeps each side until the pool
     assert multiply_adds(cnn) == convs + 16 * 7 * 7 * 32 + 32 * 10
-    assert cnn.training  # the count does not leave the model in eval mode
+    # the model it describes: the flattened width after the pools is the first hidden layer's input
+    assert build_model(cnn).hidden[0][0].in_features == 16 * 7 * 7
 
 
-def test_dropout_masks_come_from_the_runs_own_generator():
-    """Same seed, same masks, whatever the global RNG did in between; p only sets the threshold."""
-    a, b = MLP(replace(BASELINE, dropout=0.3)), MLP(replace(BASELINE, dropout=0.3))
-    b.load_state_dict(a.state_dict())
-    x = torch.randn(4, 784)
-    first = a(x)
-    torch.rand(1000)  # the global RNG moves on; the dropout streams do not
-    assert torch.equal(first, b(x))
-    dropped = (a.hidden[0][3](torch.ones(10_000)) == 0).float().mean().item()
+def test_dropout_drops_its_share_and_its_masks_follow_the_seed():
+    """nn.Dropout draws from the global RNG, which train seeds with the run's seed."""
+    model = MLP(replace(BASELINE, dropout=0.3))
+    dropout = model.hidden[0][2]
+    assert isinstance(dropout, nn.Dropout) and dropout.p == 0.3
+    dropped = (dropout(torch.ones(10_000)) == 0).float().mean().item()
     assert abs(dropped - 0.3) < 0.02
+    x = torch.randn(4, 784)
+    torch.manual_seed(5)
+    first = model(x)
+    torch.manual_seed(5)
+    assert torch.equal(first, model(x))
+    assert not torch.equal(first, model(x))  # the stream moved on: other masks
 
 
 def test_bad_configs_are_refused():
@@ -165,7 +149,7 @@ def test_device_pick_falls_back_to_cpu_and_prefers_gpus(monkeypatch):
 
 
 def test_short_run_learns_and_history_is_plain_data(small_split):
-    history = fit(replace(TINY, epochs=3), small_split, verbose=False)
+    history = fit(replace(TINY, epochs=3), small_split)
     losses = [e["train_loss"] for e in history.epochs]
     assert losses[-1] < losses[0]
     assert history.final["val_acc"] > 0.75
@@ -177,38 +161,37 @@ def test_short_run_learns_and_history_is_plain_data(small_split):
 
 def test_can_overfit_64_samples(small_split):
     x, y = small_split.x_train[:64], small_split.y_train[:64]
-    from mnist_assignment.data import Split
 
-    tiny = Split(x, y, x, y, small_split.mean, small_split.std)
+    tiny = Split(x, y, x, y, small_split.mean, small_split.std, np.arange(64))
     cfg = replace(BASELINE, hidden=(128, 64), optimizer="adam", lr=1e-3, batch_size=16, epochs=60)
-    history = fit(cfg, tiny, verbose=False)
+    history = fit(cfg, tiny)
     assert history.final["train_acc"] == 1.0
     assert history.final["val_loss"] < 0.05
 
 
 def test_identical_history_on_rerun(small_split):
-    a = fit(replace(TINY, dropout=0.2), small_split, verbose=False)
-    b = fit(replace(TINY, dropout=0.2), small_split, verbose=False)
+    a = fit(replace(TINY, dropout=0.2), small_split)
+    b = fit(replace(TINY, dropout=0.2), small_split)
     strip = [{k: v for k, v in e.items() if k != "seconds"} for e in a.epochs]
     assert strip == [{k: v for k, v in e.items() if k != "seconds"} for e in b.epochs]
     assert [e["train_loss"].hex() for e in a.epochs] == [e["train_loss"].hex() for e in b.epochs]
-    c = fit(replace(TINY, dropout=0.2, seed=1), small_split, verbose=False)
+    c = fit(replace(TINY, dropout=0.2, seed=1), small_split)
     assert c.epochs[0]["train_loss"] != a.epochs[0]["train_loss"]
 
 
 def test_divergence_is_a_result(small_split):
-    history = fit(replace(TINY, lr=1e4, epochs=5), small_split, verbose=False)
+    history = fit(replace(TINY, lr=1e4, epochs=5), small_split)
     assert history.diverged
     assert len(history.epochs) < 5
     History.from_json(history.to_json())
-    nan_run = fit(replace(TINY, lr=1e6, epochs=3), small_split, verbose=False)
+    nan_run = fit(replace(TINY, lr=1e6, epochs=3), small_split)
     assert nan_run.diverged and nan_run.final["train_loss"] is None  # NaN stored as null: valid JSON
     assert nan_run.final["val_acc"] is None
 
 
 def test_early_stopping_restores_best_weights(small_split):
     cfg = replace(TINY, optimizer="adam", lr=3e-3, hidden=(256, 256), epochs=40, patience=2)
-    model, history = train(cfg, small_split, verbose=False)
+    model, history = run(cfg, small_split)
     assert history.stopped_early and len(history.epochs) < 40
     best = min(history.epochs, key=lambda e: e["val_loss"])
     assert history.best_epoch == best["epoch"]
@@ -217,7 +200,7 @@ def test_early_stopping_restores_best_weights(small_split):
 
 
 def test_iteration_log(small_split):
-    history = fit(replace(TINY, log_every=5), small_split, verbose=False)
+    history = fit(replace(TINY, log_every=5), small_split)
     steps_per_epoch = -(-len(small_split.y_train) // TINY.batch_size)
     assert [r["iteration"] for r in history.iterations] == list(range(5, 2 * steps_per_epoch + 1, 5))
     assert all(r["train_loss"] > 0 for r in history.iterations)
@@ -225,39 +208,18 @@ def test_iteration_log(small_split):
 
 def test_verbose_prints_one_line_per_epoch(small_split, capsys, monkeypatch):
     monkeypatch.setenv("CI", "true")
-    fit(TINY, small_split, verbose=True)
+    fit(TINY, small_split, log=print)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("epoch   1/2") and "val loss" in lines[0]
 
 
 def test_progress_bars_do_not_change_the_numbers(small_split, monkeypatch):
     cfg = replace(TINY, epochs=2)
-    quiet = fit(cfg, small_split, verbose=False)
+    quiet = fit(cfg, small_split)
     monkeypatch.setattr(training, "show_bars", lambda: True)  # as in Jupyter: tqdm.auto's bars
-    watched = fit(cfg, small_split, verbose=True)
+    watched = fit(cfg, small_split, log=print)
 
     assert numbers(watched) == numbers(quiet)
-
-
-def test_validation_keeps_all_threads_when_steps_use_one(small_split, monkeypatch):
-    seen = []
-
-    def counting_evaluate(*args, **kwargs):
-        seen.append(torch.get_num_threads())
-        return evaluate(*args, **kwargs)
-
-    monkeypatch.setattr("mnist_assignment.training.evaluate", counting_evaluate)
-    with cpu_threads(2):
-        fit(replace(TINY, batch_size=16, epochs=1), small_split, verbose=False)
-        assert torch.get_num_threads() == 2  # restored after training, too
-    assert seen == [2]
-
-
-def test_steps_use_one_thread_only_for_small_cpu_batches():
-    with cpu_threads(2):
-        assert step_threads(torch.device("cpu"), 16) == 1
-        assert step_threads(torch.device("cpu"), 32) == 2
-        assert step_threads(torch.device("cuda"), 16) == 2  # CPU threads are not the GPU's bottleneck
 
 
 def test_flush_denormals_zeroes_tiny_floats_only_inside():
@@ -305,13 +267,12 @@ def test_elastic_distortion_bends_a_digit_but_keeps_it_in_place():
 
 
 def test_the_augmentation_is_none_only_when_shift_and_elastic_are_off():
-    split = NS(blank=-0.42)
-    assert training.make_augment(TINY, split) is None
+    assert make_augment(TINY, -0.42) is None
     x = blob(-0.42)
-    elastic = training.make_augment(replace(TINY, elastic=15.0), split)
+    elastic = make_augment(replace(TINY, elastic=15.0), -0.42)
     assert not torch.equal(elastic(x), x)
-    both = training.make_augment(replace(TINY, elastic=15.0, shift=2), split)
-    again = training.make_augment(replace(TINY, elastic=15.0, shift=2), split)
+    both = make_augment(replace(TINY, elastic=15.0, shift=2), -0.42)
+    again = make_augment(replace(TINY, elastic=15.0, shift=2), -0.42)
     assert torch.equal(both(x), again(x))  # seeded from the config, like every other random choice of a run
 
 
@@ -336,21 +297,65 @@ def test_test_time_shifts_predict_from_the_mean_softmax_over_the_views(small_spl
     x, y = small_split.x_val[:50], small_split.y_val[:50]
     with torch.no_grad():
         mean_probs = torch.stack([model(v).softmax(1) for v in shifted_views(x, 1, small_split.blank)]).mean(0)
-    labels = predict(model, x, tta=1, blank=small_split.blank)
+    cfg = replace(BASELINE, tta=1)
+    views = as_it_predicts(model, cfg, small_split.blank)
+    assert isinstance(views, ShiftedViews) and as_it_predicts(model, BASELINE, small_split.blank) is model
+    labels = predict(views, x)
     assert torch.equal(labels, mean_probs.argmax(1))
     assert not torch.equal(labels, predict(model, x))  # an untrained model: the views disagree
-    loss, acc = evaluate(model, x, y, tta=1, blank=small_split.blank)
+    loss, acc = evaluate(views, x, y)
     assert math.isclose(loss, nn.functional.nll_loss(mean_probs.log(), y).item(), rel_tol=1e-5)
     assert acc == (labels == y).sum().item() / len(y)
 
 
 def test_a_run_with_test_time_shifts_records_its_accuracy_with_them(small_split):
     cfg = replace(TINY, model="cnn", channels=(4, 8), hidden=(16,), epochs=1, tta=1)
-    model, history = train(cfg, small_split, verbose=False)
-    assert history.tta_val_acc == evaluate(model, small_split.x_val, small_split.y_val, tta=1,
-                                           blank=small_split.blank)[1]
+    model, history = run(cfg, small_split)
+    views = as_it_predicts(model, cfg, small_split.blank)
+    assert history.tta_val_acc == evaluate(views, small_split.x_val, small_split.y_val)[1]
     assert history.accuracy == history.tta_val_acc
     assert History.from_json(history.to_json()).tta_val_acc == history.tta_val_acc
-    plain = fit(replace(cfg, tta=0), small_split, verbose=False)
+    plain = fit(replace(cfg, tta=0), small_split)
     assert plain.tta_val_acc is None and plain.accuracy == plain.final["val_acc"]
     assert numbers(plain) == numbers(history)  # the shifts change the final prediction only, not the training
+
+
+def test_the_loop_uses_the_helpers_it_is_handed(small_split):
+    seen, losses = [], []
+
+    def augment(xb):
+        seen.append(len(xb))
+        return xb
+
+    model, history = train(TINY, small_split, augment=augment, on_step=losses.append)
+    n = len(small_split.y_train)
+    assert len(seen) == len(losses) == TINY.epochs * -(-n // TINY.batch_size) and sum(seen) == TINY.epochs * n
+    assert all(loss.dim() == 0 for loss in losses)
+    assert numbers(history) == numbers(fit(TINY, small_split))  # an augmentation that changes nothing
+
+
+def test_a_run_hands_the_loop_what_its_config_asks_for(small_split):
+    handed = []
+
+    def loop(cfg, split, augment=None, stopper=None, on_step=None, log=None):
+        handed.append((augment, stopper, on_step, log))
+        return train(cfg, split, augment, stopper, on_step, log)
+
+    run(TINY, small_split, train=loop)
+    assert handed.pop() == (None, None, None, None)
+    _, history = run(replace(TINY, shift=1, patience=3, log_every=4, epochs=1), small_split, train=loop, log=print)
+    augment, stopper, on_step, log = handed.pop()
+    assert callable(augment) and isinstance(stopper, training.EarlyStopping) and stopper.patience == 3
+    assert isinstance(on_step, training.IterationLog) and log is print
+    assert history.iterations == on_step.rows and history.iterations[0]["iteration"] == 4
+
+
+def test_evaluation_in_batches_gives_the_numbers_of_one_pass(small_split):
+    torch.manual_seed(0)
+    model = MLP(replace(BASELINE, hidden=(32,), batchnorm=True))
+    x, y = small_split.x_val, small_split.y_val
+    loss, acc = evaluate(model, x, y)
+    whole_loss, whole_acc = evaluate(model, x, y, batch_size=len(y))
+    assert acc == whole_acc and math.isclose(loss, whole_loss, rel_tol=1e-5)
+    with torch.no_grad():
+        assert acc == (model(x).argmax(1) == y).sum().item() / len(y) and not model.training
