@@ -54,6 +54,11 @@ def outside_sources(definitions) -> list[str]:
     seen, out, todo = set(), [], list(definitions)
     while todo:
         obj = todo.pop()
+        if isinstance(obj, (staticmethod, classmethod)):
+            obj = obj.__func__
+        if isinstance(obj, property):
+            todo += [f for f in (obj.fget, obj.fset, obj.fdel) if f is not None]
+            continue
         if id(obj) in seen or getattr(obj, "__module__", None) != "__main__":
             continue
         seen.add(id(obj))
@@ -61,14 +66,23 @@ def outside_sources(definitions) -> list[str]:
             # fields too: a dataclass's __init__ is generated from them and has no source of its own
             out.append(f"class {obj.__qualname__}{[b.__qualname__ for b in obj.__bases__]}: "
                        f"{obj.__dict__.get('__annotations__', {})}")
-            todo += list(obj.__bases__) + [f for f in vars(obj).values() if inspect.isfunction(f)]
+            todo += list(obj.__bases__) + list(vars(obj).values())
         elif inspect.isfunction(obj):
             try:
                 out.append(inspect.getsource(obj))
             except (OSError, TypeError):  # generated code (a dataclass's __init__): covered by its class
                 continue
-            todo += [obj.__globals__[n] for n in obj.__code__.co_names if n in obj.__globals__]
+            todo += [obj.__globals__[n] for n in names_used(obj.__code__) if n in obj.__globals__]
     return sorted(out)
+
+
+def names_used(code) -> set[str]:
+    """The global names a function's code uses, its comprehensions' and lambdas' included."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= names_used(const)
+    return names
 
 
 @dataclass

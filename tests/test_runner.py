@@ -321,6 +321,34 @@ def test_the_code_key_covers_a_loop_defined_in_the_notebook(tmp_path):
     assert code_version(training.train, loader.prepare) == code_version()
 
 
+CELL_WITH_A_CLASS = '''
+class Batches:
+    @property
+    def blank(self):
+        return 0.0
+
+    @staticmethod
+    def size():
+        return 64
+
+
+def helper():
+    return 1
+
+
+def loop(cfg, split):
+    return [helper() for _ in range(2)], Batches()
+'''
+
+
+@pytest.mark.parametrize("edit", [("return 0.0", "return 1.0"), ("return 64", "return 32"),
+                                  ("return 1\n", "return 2\n")],
+                         ids=["a property", "a staticmethod", "a helper used only in a comprehension"])
+def test_the_code_key_follows_properties_methods_and_comprehensions(tmp_path, edit):
+    key = code_version(defined_in_main(tmp_path, CELL_WITH_A_CLASS, "loop"))
+    assert code_version(defined_in_main(tmp_path, CELL_WITH_A_CLASS.replace(*edit), "loop")) != key
+
+
 def test_results_from_other_code_are_trained_again(tiny, tmp_path):
     images, labels, sha = tiny
     store = ResultStore(tmp_path)
