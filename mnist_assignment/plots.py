@@ -1,11 +1,14 @@
 """Figures: curves with ±std bands, study summaries, confusion matrix, digit galleries.
 
 Every function draws one figure, saves it as PNG (when given a path) and returns it. Lines
-differ by style and marker as well as colour, so the figures read in grayscale too.
+differ by style and marker as well as colour, so the figures read in grayscale too. Figures are
+drawn at the size they print at (at most WIDTH inches, an A4 page's text width) with fonts of
+7-9 pt, at DPI dots per inch; the report prints each image at its drawn size (report.to_html).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -22,6 +25,13 @@ from .files import atomic_path
 from .stats import by_value
 from .store import Result
 from .studies import LOG_AXIS
+
+WIDTH = 7.2  # inches: an A4 page's text width between 12 mm margins is 7.3
+HALF = 3.55  # two of these side by side fill a line
+DPI = 200
+RC = {"figure.dpi": DPI, "savefig.dpi": DPI, "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 7.5,
+      "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7, "figure.titlesize": 9,
+      "axes.titlepad": 4, "legend.handlelength": 2.6}
 
 STYLES = ["-", "--", "-.", ":"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -45,7 +55,7 @@ def color(i: int, value=None) -> str:
 
 def style(i: int, value=None) -> dict:
     return {"linestyle": STYLES[i % len(STYLES)], "marker": MARKERS[i % len(MARKERS)], "color": color(i, value),
-            "markersize": 4, "markevery": 0.1, "linewidth": 1.8 if value in BASELINE_VALUES else 1.5}
+            "markersize": 3, "markevery": 0.1, "linewidth": 1.4 if value in BASELINE_VALUES else 1.1}
 
 
 def axis_note(ax, percent: bool = False) -> str:
@@ -59,8 +69,23 @@ def axis_note(ax, percent: bool = False) -> str:
 def save(fig, path: str | Path | None):
     if path is not None:
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=130, bbox_inches="tight", format="png")
+            fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
     return fig
+
+
+def sized(draw):
+    """Draw with the print-size fonts and resolution (RC), then put back the caller's values of
+    those settings only (plt.rc_context would also undo the notebook's switch to interactive mode
+    made when the first figure opens, and no later figure would show)."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        saved = {key: matplotlib.rcParams[key] for key in RC}
+        matplotlib.rcParams.update(RC)
+        try:
+            return draw(*args, **kwargs)
+        finally:
+            matplotlib.rcParams.update(saved)
+    return wrapper
 
 
 def mean_curve(runs: list[Result], metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,6 +102,7 @@ def value_label(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+@sized
 def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch",
                  steps_per_epoch=None, title: str | None = None, order: list | None = None):
     """2x2: training/validation loss and accuracy, one line per value, mean ± std over seeds.
@@ -85,7 +111,7 @@ def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch"
     title: the figure's caption ("Figure 5.1: ..."); order: the study's values, so that a value keeps
     its colour when a figure shows only some of them.
     """
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 3.2), sharex=True)
     groups = by_value(results)
     order = order or list(groups)
     for value, runs in groups.items():
@@ -106,9 +132,9 @@ def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch"
             line, = ax.plot(xs, mean, label=label if ax is axes[0, 0] else None, **kw)
             ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
     xlabel = {"epoch": "epoch", "steps": "optimizer steps", "seconds": "training time (s)"}[x]
-    for ax, (metric, title) in zip(axes.flat, METRICS):
-        ax.set_title(title)
-        ax.set_ylabel("cross-entropy loss" if "loss" in metric else "accuracy (fraction correct)")
+    for ax, (metric, name) in zip(axes.flat, METRICS):  # (not `title`: the figure's caption)
+        ax.set_title(name)
+        ax.set_ylabel("cross-entropy" if "loss" in metric else "accuracy (fraction)")
         ax.grid(alpha=0.3)
         if x != "epoch":
             ax.set_xscale("log")
@@ -123,19 +149,22 @@ def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch"
             ax.set_ylim(max(0.0, min(finite) - 0.02), 1.0)
         ax.set_title(ax.get_title() + axis_note(ax))
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), frameon=False,
-               bbox_to_anchor=(0.5, -0.08), fontsize=11)
+    ncol = min(5, len(labels))
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0),
+               borderaxespad=0.2, columnspacing=1.5)
     n = len(next(iter(groups.values())))
     spread = f"mean ± std over {n} seeds" if n > 1 else "one seed"
-    fig.suptitle(f"{title}, {spread}" if title else f"{factor}: {spread}", fontsize=13)
-    fig.tight_layout()
+    fig.suptitle(f"{title}, {spread}" if title else f"{factor}: {spread}")
+    legend_rows = -(-len(labels) // ncol)
+    fig.tight_layout(rect=(0, (0.06 + 0.15 * legend_rows) / fig.get_figheight(), 1, 1), h_pad=0.4)
     return save(fig, path)
 
 
+@sized
 def study_summary(summary, factor: str, study: str, path=None, title: str | None = None):
     """Final validation accuracy (mean ± std) and seconds per run against the factor's values,
     each value in its colour of the study's curves."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 2.5))
     numeric = study in LOG_AXIS
     xs = summary["value"].astype(float) if numeric else np.arange(len(summary))
     ok = summary.final_val_acc.notna()
@@ -147,7 +176,7 @@ def study_summary(summary, factor: str, study: str, path=None, title: str | None
     for xv in np.asarray(xs)[~ok]:
         ax1.axvline(xv, color="gray", linestyle=":", linewidth=1)
         ax1.annotate("diverged", (xv, 0.02), xycoords=("data", "axes fraction"), rotation=90,
-                     ha="right", fontsize=8)
+                     ha="right", fontsize=6.5)
     ax1.set_ylabel("final validation accuracy (%)")
     ax2.bar(range(len(summary)), summary.seconds_per_run,
             color=[color(i, v) for i, v in enumerate(summary["value"])], edgecolor="black")
@@ -166,15 +195,16 @@ def study_summary(summary, factor: str, study: str, path=None, title: str | None
     ax1.set_title("final validation accuracy, mean ± std" + axis_note(ax1, percent=True))
     ax2.set_title("seconds per run")
     if title:
-        fig.suptitle(title, fontsize=13)
+        fig.suptitle(title)
     fig.tight_layout()
     return save(fig, path)
 
 
+@sized
 def history_curves(history: dict, title: str, path=None):
     """Loss and accuracy of one run, training and validation."""
     epochs = [e["epoch"] for e in history["epochs"]]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 2.1))
     for i, (metric, label) in enumerate(METRICS[:2]):
         ax1.plot(epochs, [e[metric] for e in history["epochs"]], label=label, **style(i))
     for i, (metric, label) in enumerate(METRICS[2:]):
@@ -192,9 +222,10 @@ def history_curves(history: dict, title: str, path=None):
     return save(fig, path)
 
 
+@sized
 def iteration_curve(iterations: list[dict], history: dict, every: int, path=None, title: str | None = None):
     """Training loss every k iterations (noisy) against the per-epoch averages."""
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig, ax = plt.subplots(figsize=(3.4, 2.1))
     ax.plot([r["iteration"] for r in iterations], [r["train_loss"] for r in iterations],
             linewidth=0.8, color="0.5", label=f"training loss, one batch every {every} iterations")
     steps = len(iterations) and iterations[-1]["iteration"] / max(1, len(history["epochs"]))
@@ -211,23 +242,25 @@ def iteration_curve(iterations: list[dict], history: dict, every: int, path=None
     return save(fig, path)
 
 
+@sized
 def digit_grid(images: np.ndarray, titles: list[str], path=None, cols: int = 10, title: str | None = None):
     rows = math.ceil(len(images) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.05))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.48, rows * 0.62))
     for ax in np.atleast_1d(axes).flat:
         ax.axis("off")
     for ax, img, t in zip(np.atleast_1d(axes).flat, images, titles):
         ax.imshow(np.asarray(img).reshape(28, 28), cmap="gray_r", vmin=0, vmax=255)
-        ax.set_title(t, fontsize=8)
+        ax.set_title(t, fontsize=6.5, pad=2)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return save(fig, path)
 
 
+@sized
 def class_balance(y_train: np.ndarray, y_val: np.ndarray, path=None):
     """Share of each digit in the training and validation parts: the stratification shown."""
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig, ax = plt.subplots(figsize=(HALF, 2.1))
     digits = np.arange(10)
     for offset, (y, name, hatch) in zip((-0.2, 0.2), ((y_train, "training", ""), (y_val, "validation", "//"))):
         share = 100 * np.bincount(y, minlength=10) / len(y)
@@ -242,17 +275,18 @@ def class_balance(y_train: np.ndarray, y_val: np.ndarray, path=None):
     return save(fig, path)
 
 
+@sized
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None):
     """Confusion matrix (counts) and per-class accuracy, side by side."""
     from sklearn.metrics import confusion_matrix
 
     matrix = confusion_matrix(y_true, y_pred, labels=range(10))
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [1.2, 1]})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 2.7), gridspec_kw={"width_ratios": [1.2, 1]})
     shown = np.where(np.eye(10, dtype=bool), 0, matrix)  # errors stand out when the diagonal is blank
     ax1.imshow(shown, cmap="Greys")
     for (i, j), count in np.ndenumerate(matrix):
         if count:
-            ax1.text(j, i, str(count), ha="center", va="center", fontsize=7,
+            ax1.text(j, i, str(count), ha="center", va="center", fontsize=6,
                      color="white" if shown[i, j] > shown.max() / 2 else "black")
     ax1.set_xticks(range(10))
     ax1.set_yticks(range(10))
@@ -271,8 +305,9 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None):
     return save(fig, path)
 
 
+@sized
 def bars(labels: list[str], means: list[float], stds: list[float], ylabel: str, title: str, path=None):
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fig, ax = plt.subplots(figsize=(WIDTH, 2.4))
     ax.bar(range(len(labels)), means, yerr=stds, capsize=4, color="0.6", edgecolor="black")
     ax.set_xticks(range(len(labels)), labels, rotation=15)
     finite = [m for m in means if math.isfinite(m)]
@@ -285,16 +320,17 @@ def bars(labels: list[str], means: list[float], stds: list[float], ylabel: str, 
     return save(fig, path)
 
 
+@sized
 def parameter_counts(table: list[tuple[str, tuple[int, ...], int]], path=None):
     """Parameters per layer (weights and biases together): where the model's size sits."""
     layers: dict[str, int] = {}
     for name, _, count in table:
         layer = name.rsplit(".", 1)[0]
         layers[layer] = layers.get(layer, 0) + count
-    fig, ax = plt.subplots(figsize=(8, 3))
+    fig, ax = plt.subplots(figsize=(HALF, 1.5))
     ax.barh(list(layers)[::-1], list(layers.values())[::-1], color="0.6", edgecolor="black")
     for y, count in enumerate(list(layers.values())[::-1]):
-        ax.text(count, y, f" {count:,}", va="center", fontsize=8)
+        ax.text(count, y, f" {count:,}", va="center", fontsize=6.5)
     ax.set_xlabel("parameters (weights + biases)")
     ax.set_title(f"parameters per layer, {sum(layers.values()):,} in total")
     ax.set_xlim(0, max(layers.values()) * 1.2)
@@ -302,14 +338,15 @@ def parameter_counts(table: list[tuple[str, tuple[int, ...], int]], path=None):
     return save(fig, path)
 
 
+@sized
 def cross_entropy_curve(path=None):
     """The loss for one example as a function of the probability given to the correct class."""
     p = np.linspace(0.005, 1, 400)
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, ax = plt.subplots(figsize=(HALF, 1.9))
     ax.plot(p, -np.log(p), color="black")
     ax.axvline(0.1, linestyle=":", color="gray")
     ax.annotate("uniform guess over 10 classes:\nloss ln 10 = 2.30", (0.1, np.log(10)), xytext=(0.3, 3.2),
-                arrowprops={"arrowstyle": "->"}, fontsize=8)
+                arrowprops={"arrowstyle": "->"}, fontsize=6.5)
     ax.set_xlabel("softmax probability of the correct class")
     ax.set_ylabel("cross-entropy loss = -ln p")
     ax.set_title("cross-entropy punishes confident mistakes without bound")

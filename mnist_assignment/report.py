@@ -153,21 +153,82 @@ def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600,
 
 PRINT_CSS = """
 <style>
-@page { size: A4; margin: 14mm 12mm 16mm 12mm;
-        @bottom-center { content: "page " counter(page) " of " counter(pages); font: 9pt sans-serif; } }
-body { font-size: 10pt; }
-.jp-RenderedHTMLCommon pre, .jp-InputArea pre, .jp-OutputArea-output pre { font-size: 8pt; line-height: 1.25; }
-pre, .jp-OutputArea-output pre, .highlight pre { white-space: pre-wrap !important; word-break: break-word; }
-.jp-OutputArea-output img, table.dataframe, .jp-InputArea { break-inside: avoid; }
-h1, h2, h3 { break-after: avoid; }
-.jp-OutputArea-output img { max-width: 86% !important; max-height: 118mm; height: auto; }
-.jp-InputPrompt, .jp-OutputPrompt { display: none !important; }
+@page { size: A4; margin: 12mm 12mm 14mm 12mm;
+        @bottom-center { content: "page " counter(page) " of " counter(pages); font: 8pt sans-serif; } }
+:root { --jp-content-font-size1: 12px; --jp-content-line-height: 1.33; --jp-ui-font-size1: 11px;
+        --jp-code-font-size: 9.5px; --jp-code-line-height: 1.2; --jp-code-padding: 2px 4px;
+        --jp-cell-padding: 0; --jp-notebook-padding: 0; --jp-content-heading-line-height: 1.15;
+        --jp-content-heading-margin-top: 0.6em; --jp-content-heading-margin-bottom: 0.3em;
+        --jp-content-font-size3: 1.25em; --jp-content-font-size4: 1.45em; --jp-content-font-size5: 1.75em; }
+body { font-size: 9pt; }
 .jp-Notebook { padding: 0 !important; }
-table.dataframe { font-size: 9pt; }
-.report-header { font: 10pt sans-serif; color: #333; border-bottom: 1px solid #999; margin-bottom: 8px;
-                 padding-bottom: 4px; }
+.jp-Cell { margin: 0 0 4px 0 !important; }
+.jp-InputPrompt, .jp-OutputPrompt { display: none !important; }
+/* code: small monospace on a light ground, every line printed, long ones wrapped */
+.jp-InputArea-editor { border: none !important; background: #f6f6f4 !important; }
+.jp-InputArea pre, .jp-OutputArea-output pre, .jp-RenderedMarkdown pre {
+  font-size: 6.9pt !important; line-height: 1.18 !important; margin: 0; padding: 2px 4px;
+  white-space: pre-wrap !important; word-break: break-word; }
+.jp-OutputArea-output { padding: 0 !important; margin-top: 2px; }
+.jp-RenderedText pre { color: #222; }
+.jp-RenderedHTMLCommon p { margin-bottom: 0.45em; }
+.jp-RenderedHTMLCommon ul, .jp-RenderedHTMLCommon ol { margin: 0 0 0.45em 0; padding-left: 1.6em !important; }
+.jp-RenderedHTMLCommon li { margin-bottom: 0.15em; }
+.jp-RenderedHTMLCommon li > p { margin-bottom: 0.15em; }
+.jp-RenderedHTMLCommon :not(pre) > code { padding: 0 2px; font-size: 0.9em; }
+h1, h2, h3, h4 { break-after: avoid; }
+.jp-RenderedHTMLCommon h1 { margin-top: 0.2em; }
+/* tables: 8.5pt, tight cells, one block on one page */
+.jp-RenderedHTMLCommon table, table.dataframe { font-size: 8.5pt !important; margin: 2px 0 4px 0 !important;
+  table-layout: auto; break-inside: avoid; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 1px 6px !important; line-height: 1.2 !important; }
+.jp-RenderedHTMLCommon caption, table.dataframe caption { font-size: 9pt; font-weight: bold; text-align: left;
+  padding: 2px 0; caption-side: top; }
+/* outputs flow left to right: a figure drawn at half width sits beside another, a short table or text */
+.jp-OutputArea { display: flex; flex-wrap: wrap; align-items: flex-start; column-gap: 10px; }
+.jp-OutputArea-child { flex: 1 1 100%; min-width: 0; }
+.jp-OutputArea-child:has(img), .jp-OutputArea-child:has(> .jp-RenderedText), .jp-OutputArea-child:has(table) {
+  flex: 0 1 auto; display: block !important; width: auto !important; max-width: 100%; }
+.jp-OutputArea-child:has(img) > .jp-OutputArea-output,
+.jp-OutputArea-child > .jp-RenderedText { display: block !important; width: auto !important; }
+.jp-OutputArea-output img { max-width: 100% !important; height: auto; break-inside: avoid; margin: 2px 0; }
+.jp-InputArea { break-inside: auto; }  /* a long code cell goes on over the page break, no blank half page */
+.jp-InputArea pre { orphans: 4; widows: 4; }
+.report-header { font: 8.5pt sans-serif; color: #333; border-bottom: 1px solid #999; margin-bottom: 6px;
+                 padding-bottom: 3px; }
 </style>
 """
+
+IMAGE = re.compile(r'<img([^>]*?) src="data:image/png;base64,([A-Za-z0-9+/=\s]+)"')
+
+
+def printed_width(png_base64: str) -> float | None:
+    """The CSS width (px, 96 per inch) at which a PNG prints at the size it was drawn: its pixel
+    width over the dots per inch in its pHYs chunk (matplotlib writes it); None when it has none."""
+    import base64
+    import struct
+
+    head = base64.b64decode(re.sub(r"\s", "", png_base64[:800])[:600])  # the header chunks
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    width = struct.unpack(">I", head[16:20])[0]
+    at = head.find(b"pHYs")
+    if at < 0 or at + 13 > len(head):
+        return None
+    per_metre, _, unit = struct.unpack(">IIB", head[at + 4:at + 13])
+    if unit != 1 or per_metre == 0:
+        return None
+    return width * 96 / (per_metre * 0.0254)
+
+
+def sized_images(body: str) -> str:
+    """Every figure printed at its drawn size (fonts as drawn), narrowed only to fit the page."""
+    def one(match):
+        width = printed_width(match.group(2))
+        style = f' style="width: {width:.0f}px"' if width else ""
+        return f'<img{match.group(1)}{style} src="data:image/png;base64,{match.group(2)}"'
+
+    return IMAGE.sub(one, body)
 
 
 TITLE = "Handwritten digit recognition on MNIST with PyTorch"
@@ -185,7 +246,7 @@ def to_html(nb, header: str, title: str = TITLE) -> str:
     body, _ = exporter.from_notebook_node(nb)
     banner = f'<div class="report-header">{html.escape(header)}</div>'
     body = re.sub(r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", body, count=1, flags=re.S)
-    body = body.replace("</head>", PRINT_CSS + "</head>", 1)
+    body = sized_images(body).replace("</head>", PRINT_CSS + "</head>", 1)
     return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner, body, count=1)
 
 
