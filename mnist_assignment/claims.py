@@ -29,13 +29,16 @@ REFERENCE = re.compile(r"\b(?:Figures?|Tables?|[Ss]ections?)\s+\d+(?:\.\d+)?(?:\
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
-def check(claims: dict[str, tuple[str, str]]) -> list[str]:
-    """Print a `Differs from the text:` line for each claim whose run value is not the text's."""
-    lines = [f"{DIFFERS} {name}: the text says {text}, this run gives {got}."
-             for name, (text, got) in claims.items() if str(text) != str(got)]
-    for line in lines:
+def differences(claims: dict[str, tuple[str, str]]) -> list[str]:
+    """A `Differs from the text:` line for each claim whose run value is not the text's."""
+    return [f"{DIFFERS} {name}: the text says {text}, this run gives {got}."
+            for name, (text, got) in claims.items() if str(text) != str(got)]
+
+
+def check(claims: dict[str, tuple[str, str]]) -> None:
+    """Print the differences under the paragraph; nothing when the run agrees with the text."""
+    for line in differences(claims):
         print(line)
-    return lines
 
 
 def numbers(text: str) -> set[str]:

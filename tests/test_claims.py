@@ -21,12 +21,15 @@ def text(cell) -> str:
 
 
 def test_a_claim_that_holds_prints_nothing(capsys):
-    assert claims.check({"lr 0.1 final val acc %": ("97.44", claims.pct(0.97441))}) == []
+    assert claims.differences({"lr 0.1 final val acc %": ("97.44", claims.pct(0.97441))}) == []
+    assert claims.check({"lr 0.1 final val acc %": ("97.44", claims.pct(0.97441))}) is None  # nothing to display
     assert capsys.readouterr().out == ""
 
 
 def test_a_claim_that_fails_prints_the_differs_line(capsys):
-    lines = claims.check({"lr 0.1 final val acc %": ("97.44", claims.pct(0.9701)), "verdict": ("tie", "tie")})
+    wrong = {"lr 0.1 final val acc %": ("97.44", claims.pct(0.9701)), "verdict": ("tie", "tie")}
+    lines = claims.differences(wrong)
+    claims.check(wrong)
     out = capsys.readouterr().out
     assert lines and out.startswith(claims.DIFFERS)
     assert "lr 0.1 final val acc %" in out and "97.44" in out and "97.01" in out and "verdict" not in out
