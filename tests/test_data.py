@@ -7,7 +7,8 @@ import torch
 from conftest import SAMPLE_TEST, SAMPLE_TRAIN, write
 
 from mnist_assignment import data
-from mnist_assignment.data import DataError, load_digits, make_loader, prepare, stratified_split
+from mnist_assignment.data import DataError, load_digits
+from mnist_assignment.loader import make_loader, prepare, stratified_split
 
 
 def cells(line):
@@ -187,14 +188,31 @@ def test_cache_with_forged_arrays_is_not_trusted(tmp_path, sample_lines):
 
 def test_stratified_split_is_fixed_and_proportional(sample):
     images, labels = sample
-    a = stratified_split(images, labels, seed=0)
-    b = stratified_split(images, labels, seed=0)
+    a = stratified_split(labels, seed=0)
+    b = stratified_split(labels, seed=0)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    _, _, y_tr, y_va = a
+    train_rows, val_rows = a
+    assert sorted(np.concatenate(a).tolist()) == list(range(len(labels)))  # every row once
+    y_va = labels[val_rows]
     assert len(y_va) == len(labels) // 5
     for digit in range(10):
         expected = (labels == digit).sum() * 0.2
         assert abs((y_va == digit).sum() - expected) <= 1
+
+
+def test_the_split_keeps_its_validation_rows(sample):
+    images, labels = sample
+    split = prepare(images[:2000], labels[:2000])
+    assert torch.equal(split.y_val, torch.from_numpy(labels[split.val_index]))
+    rows = images[split.val_index].astype(np.float32) / 255
+    assert torch.allclose(split.x_val, torch.from_numpy((rows - split.mean) / split.std), atol=1e-5)
+
+
+def test_the_loader_applies_its_transform_to_each_batch(small_split):
+    x, y = small_split.x_train, small_split.y_train
+    plain = next(iter(make_loader(x, y, batch_size=64, seed=3)))
+    moved = next(iter(make_loader(x, y, batch_size=64, seed=3, transform=lambda xb: xb + 1)))
+    assert torch.equal(moved[0], plain[0] + 1) and torch.equal(moved[1], plain[1])
 
 
 def test_normalisation_uses_training_statistics(sample):
