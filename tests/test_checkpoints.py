@@ -21,7 +21,7 @@ TINY = replace(BASELINE, hidden=(32, 16), epochs=2, batch_size=128, optimizer="m
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory, small_split):
-    model, _ = train(TINY, small_split, verbose=False)
+    model, _ = train(TINY, small_split)
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
     save_checkpoint(path, model, TINY, small_split.mean, small_split.std)
     return path, model
