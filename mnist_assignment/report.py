@@ -430,7 +430,9 @@ def main(argv=None) -> int:
             parameters["NAMES"] = " ".join(args.names.split())
         start = time.perf_counter()
         print(f"executing {NOTEBOOK.name} (data: {source.describe()}) ...", flush=True)
-        about = {"data": source.describe(), "date": f"{date.today():%Y-%m-%d}"}
+        # the page header names the data for a reader; its hash is in the closing note
+        data_line = source.describe() if source.origin == "sample" else f"{source.name}: {source.rows:,} labelled rows"
+        about = {"data": data_line, "date": f"{date.today():%Y-%m-%d}"}
         nb = execute(NOTEBOOK, out / NOTEBOOK.name, parameters, log=out / "report.log", about=about)
         print(f"executed in {time.perf_counter() - start:.0f} s -> {display_path(out / NOTEBOOK.name)}", flush=True)
         if not args.no_pdf:
