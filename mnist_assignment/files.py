@@ -133,6 +133,14 @@ def hold(folder: str | Path, what: str) -> Path:
     raise BusyError(f"{folder}: could not take its lock file {lock.name}")
 
 
+def drop_stale_lock(lock: Path) -> None:
+    """Remove a lock whose process is gone (a kernel that was killed, not shut down, keeps its file)."""
+    with contextlib.suppress(OSError):
+        text = lock.read_text().strip()
+        if text.isdigit() and not alive(int(text)):
+            lock.unlink()
+
+
 def release(lock: Path, pid: int) -> None:
     """Remove the lock if it is still pid's (never another process's)."""
     with contextlib.suppress(OSError):

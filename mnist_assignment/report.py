@@ -36,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 
-from .files import atomic_path, write_atomic
+from .files import atomic_path, drop_stale_lock, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "mnist_assignment.ipynb"
@@ -143,6 +143,7 @@ def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600,
                           + (f" (full trace in {log.name})" if log is not None else "")) from None
     finally:
         sockets.cleanup()
+        drop_stale_lock(target.parent / ".lock")  # the kernel is gone; its lock must not outlive it
     for cell in nb.cells:  # execution counts and timings are diff noise
         cell.metadata.pop("execution", None)
     if about:  # what the PDF's header says, kept for printing it again without a rerun
@@ -416,7 +417,8 @@ def main(argv=None) -> int:
         if (out / NOTEBOOK.name).exists() and (out / NOTEBOOK.name).is_dir() or out.is_file():
             raise ReportError(f"{out}: not a folder the notebook can be written to")
         # paths as the notebook sees them: relative to its own folder, never absolute
-        parameters = {"DATA": Path(os.path.relpath(Path(data).resolve(), out.resolve())).as_posix(),
+        # (abspath, not resolve: data/train.csv.gz stays itself when it is a link to the file elsewhere)
+        parameters = {"DATA": Path(os.path.relpath(os.path.abspath(data), os.path.abspath(out))).as_posix(),
                       "QUICK": args.quick}
         if args.seeds:
             parameters["SEEDS"] = args.seeds

@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from conftest import SAMPLE_TEST, SAMPLE_TRAIN
@@ -112,3 +114,16 @@ def test_a_folder_in_use_by_another_live_run_is_refused(folder):
     checks.check_run(**GOOD)
     assert (folder / ".lock").read_text() == str(os.getpid())
     checks.check_run(**GOOD)  # the same kernel running all again
+
+
+def test_a_dead_kernels_lock_is_dropped_and_a_live_ones_kept(tmp_path):
+    from mnist_assignment.files import drop_stale_lock
+
+    lock = tmp_path / ".lock"
+    lock.write_text(str(os.getpid()))
+    drop_stale_lock(lock)
+    assert lock.exists()  # this process is alive: its lock stays
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(dead.stdout.strip())
+    drop_stale_lock(lock)
+    assert not lock.exists()
