@@ -117,7 +117,12 @@ def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch"
     for value, runs in groups.items():
         i = order.index(value) if value in order else len(order)
         diverged = sum(r.diverged for r in runs)
-        label = f"{factor} = {value_label(value)}" + (f" (diverged {diverged}/{len(runs)})" if diverged else "")
+        label = f"{factor} = {value_label(value)}" + (f" (diverged {diverged}/{len(runs)}"
+                                                      + (", not drawn)" if diverged == len(runs) else ")")
+                                                      if diverged else "")
+        if diverged == len(runs):  # nothing was measured after the blow-up: a legend entry, no curve
+            axes[0, 0].plot([], [], label=label, **style(i, value))
+            continue
         for ax, (metric, _) in zip(axes.flat, METRICS):
             epochs, mean, std = mean_curve(runs, metric)
             if x == "steps":

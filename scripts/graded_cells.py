@@ -14,7 +14,7 @@ CELLS = {
     "data": (loader, ["Split", "stratified_split", "normalise", "prepare", "TensorPairs", "ShuffledBatches",
                       "make_loader"]),
     "models": (models, ["hidden_block", "he_init", "hidden_layers", "MLP", "conv_block", "CNN", "build_model"]),
-    "loop": (training, ["train_one_epoch", "evaluate", "train"]),
+    "loop": (training, ["make_optimizer", "train_one_epoch", "evaluate", "train"]),
 }
 HEADERS = {
     "data": '''from dataclasses import dataclass
@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Sampler''',
     "models": '''from torch import nn
 
 from mnist_assignment.config import TrainConfig''',
-    "loop": '''from mnist_assignment.training import History, format_epoch, make_optimizer, make_scheduler, progress''',
+    "loop": '''from mnist_assignment.training import History, format_epoch, make_scheduler, progress''',
 }
 
 
