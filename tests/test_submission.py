@@ -85,12 +85,19 @@ def test_a_pdf_printed_from_another_run_is_refused(root):
     assert refusal(root) == message
 
 
-def test_make_submission_refuses_in_one_line_and_writes_no_zip(tmp_path, capsys):
-    """The committed notebook has its outputs cleared: not a run to hand in."""
-    assert submission.main(["123_456", "--out", str(tmp_path)]) == 2
+def test_make_submission_refuses_in_one_line_and_writes_no_zip(project, capsys):
+    """A notebook with its outputs cleared is not a run to hand in."""
+    def clear(nb):
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+
+    rewrite(project, clear)
+    before, out = files_of(project), project.parent / "out"
+    assert submission.main(["123_456", "--out", str(out)], root=project) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "has not been run" in err and "make report" in err
-    assert list(tmp_path.iterdir()) == []
+    assert files_of(project) == before and list(out.iterdir()) == []
 
 
 def test_pdf_only_prints_the_notebook_again_and_stamps_it(root):
