@@ -8,10 +8,7 @@ from __future__ import annotations
 import inspect
 
 from .data import Source
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+from .runner import plural
 
 
 def source_code(*objects) -> str:
