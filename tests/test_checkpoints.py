@@ -1,5 +1,6 @@
 """model.pt written by train and read by predict: round trip, and every bad file refused in one line."""
 
+import contextlib
 import io
 import os
 import pickle
@@ -52,17 +53,23 @@ def test_round_trip_and_bad_cases(tmp_path, small_split, saved):
     assert "do not match the config" in refused(mismatched)
 
 
+@contextlib.contextmanager
+def repacked(source, target):
+    """A deflated copy of the checkpoint source at target, open for more members."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            out.writestr(info.filename, src.read(info))
+        yield out
+
+
 def test_a_zip_bomb_is_refused_before_anything_is_unpacked(tmp_path, saved):
     """A few MB of zeros declaring gigabytes: refused from the zip directory alone (fast, no memory)."""
     path, _ = saved
     bomb = tmp_path / "bomb.pt"
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
-        for info in src.infolist():
-            out.writestr(info.filename, src.read(info))
-        with out.open("archive/data/99", "w", force_zip64=True) as member:
-            chunk = bytes(1 << 24)
-            for _ in range(MAX_BYTES // len(chunk) + 1):
-                member.write(chunk)
+    with repacked(path, bomb) as out, out.open("archive/data/99", "w", force_zip64=True) as member:
+        chunk = bytes(1 << 24)
+        for _ in range(MAX_BYTES // len(chunk) + 1):
+            member.write(chunk)
     assert bomb.stat().st_size < 5_000_000
     message = refused(bomb)
     assert "refused before loading" in message and "unpacks to 1,090" in message
@@ -72,9 +79,7 @@ def test_a_compressed_checkpoint_far_beyond_its_size_is_refused(tmp_path, saved)
     """Smaller than the absolute cap, but packed 10:1: torch.save never writes that."""
     path, _ = saved
     packed = tmp_path / "packed.pt"
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as out:
-        for info in src.infolist():
-            out.writestr(info.filename, src.read(info))
+    with repacked(path, packed) as out:
         out.writestr("archive/data/99", bytes(20_000_000))
     assert "refused before loading" in refused(packed)
 
