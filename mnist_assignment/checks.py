@@ -6,6 +6,11 @@ A mistake stops the run with a few lines naming the parameter or file and what t
 IPython shows its message, not a traceback). Otherwise it prints which files the run uses and why,
 and returns them loaded. Nothing is replaced silently: the train file falls back to data/ or the
 bundled sample only when DATA is left at its default.
+
+A QUICK run says so in its first line and keeps its figures under build/quick/ (git-ignored), so it
+never overwrites the full run's committed figures. The cell's outputs also keep a record of the
+run the kernel actually does (records.RUN: QUICK, seeds and epochs after QUICK, the data file, its
+rows and sha256), invisible in Jupyter and the PDF, from which `make submission` judges the run.
 """
 
 from __future__ import annotations
@@ -18,13 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data
+from . import data, records
 from .files import BusyError, hold
-from .submission import TEAM_PATTERN
+from .system import font_problem
+from .team import TEAM_EXAMPLE, TEAM_PATTERN
 
 DEFAULT_DATA = "data/train.csv.gz"  # the parameters cell's value; it means "find it" when not there
 MAX_SEEDS, MAX_EPOCHS = 20, 500  # beyond these a run takes days: surely a typo
-OUTPUTS = ["figures", "results"]  # folders the notebook writes beside itself
+QUICK_SEEDS, QUICK_EPOCHS = 1, 2  # what QUICK = True runs, whatever SEEDS and EPOCHS say
+FIGURES = Path("figures")  # the full run's figures, committed with the notebook
+QUICK_FIGURES = Path("build/quick/figures")  # a smoke run's: git-ignored, away from the committed ones
+SUBMISSION = Path("submission.csv")  # section 7.8's Kaggle file
 
 
 class CheckError(Exception):
@@ -42,7 +51,7 @@ class CheckError(Exception):
 
 @dataclass
 class Run:
-    """What the checks found: the files the run reads, loaded once."""
+    """What the checks found: the files the run reads, loaded once, and where its figures go."""
 
     train: Path
     images: np.ndarray
@@ -51,6 +60,15 @@ class Run:
     test: Path | None  # None: section 7.8 skips the submission, saying why (test_problem)
     test_images: np.ndarray | None
     test_problem: str | None
+    figures: Path = FIGURES  # every figure is saved here: QUICK_FIGURES for a QUICK run
+    quick: bool = False
+    seeds: int = 3  # the seeds and epochs the run uses: QUICK_SEEDS and QUICK_EPOCHS for a QUICK run
+    epochs: int = 20
+
+    def record(self) -> dict:
+        """What the run does, as the executed notebook keeps it (records.RUN)."""
+        return {"quick": self.quick, "seeds": self.seeds, "epochs": self.epochs, "data": shown(self.train),
+                "rows": self.source.rows, "sha256": self.source.sha256}
 
 
 def whole(value, low: int, high: int | None = None) -> bool:
@@ -76,10 +94,14 @@ def parameter_problems(p: dict) -> list[str]:
     if p["WORKERS"] is not None and not whole(p["WORKERS"], 1):
         bad("WORKERS", "must be None (one per core) or a whole number of at least 1")
     if not isinstance(p["TEAM"], str) or not TEAM_PATTERN.fullmatch(p["TEAM"]):
-        bad("TEAM", "must be the team's ids joined by '_', letters and digits only, e.g. '123456789_987654321'")
+        bad("TEAM", f"must be the team's ids joined by '_', letters and digits only, e.g. '{TEAM_EXAMPLE}'")
     for name in ("NAMES", "COURSE"):
         if not isinstance(p[name], str):
             bad(name, "must be text in quotes")
+        else:  # the title block prints them: a character no font has would be an empty box in the PDF
+            problem = font_problem(f"{name} = {p[name]!r}", p[name])
+            if problem:
+                found.append(problem)
     return found
 
 
@@ -140,28 +162,31 @@ def test_file(train: Path) -> tuple[Path | None, np.ndarray | None, str | None]:
     return test, images, None
 
 
-def folder_problems() -> list[str]:
-    """The notebook writes figures/, results/ and submission.csv beside itself: all must be writable."""
+def folder_problems(figures: Path) -> list[str]:
+    """The notebook writes its figures folder and submission.csv beside itself: all must be writable."""
     found = []
-    for name in [".", *OUTPUTS]:
-        path = Path(name)
-        label = "this notebook's folder" if name == "." else f"{name}/"
+    # each folder on the way to the figures, from this notebook's own: a file in the way or one that
+    # cannot be written is found now, not when the first figure is saved after minutes of training
+    for path in [Path("."), *reversed(figures.parents[:-1]), figures]:
+        label = "this notebook's folder" if path == Path(".") else f"{path.as_posix()}/"
         if path.exists() and not path.is_dir():
             found.append(f"{label}: a file is in the way of the folder the run writes; move it away")
-            continue
+            break
         if path.is_dir():
             try:
                 tempfile.TemporaryFile(dir=path).close()
             except OSError as err:
-                found.append(f"{label}: cannot be written ({err.strerror}); the run writes figures, results "
-                             "and submission.csv here: copy the project to a folder of yours")
-    if Path("submission.csv").is_dir():
-        found.append("submission.csv: a folder is in the way of the file section 7.8 writes; move it away")
+                found.append(f"{label}: cannot be written ({err.strerror}); the run writes its figures and "
+                             "submission.csv here: copy the project to a folder of yours")
+                break
+    if SUBMISSION.is_dir():
+        found.append(f"{SUBMISSION}: a folder is in the way of the file section 7.8 writes; move it away")
     return found
 
 
 def check_run(**parameters) -> Run:
-    """Check every parameter and file, then load the data and take the folder; print what is used."""
+    """Check every parameter and file, then load the data and take the folder; print what is used and
+    keep a record of it in the cell's outputs (records.RUN; in a notebook kernel only)."""
     problems = parameter_problems(parameters)
     train = reason = None
     if not any(p.startswith("DATA =") for p in problems):
@@ -169,7 +194,9 @@ def check_run(**parameters) -> Run:
             train, reason = train_file(parameters["DATA"])
         except CheckError as err:
             problems += err.problems
-    problems += folder_problems()
+    quick = parameters["QUICK"] is True
+    figures = QUICK_FIGURES if quick else FIGURES
+    problems += folder_problems(figures)
     if problems:
         raise CheckError("\n".join(problems))
     try:
@@ -178,13 +205,20 @@ def check_run(**parameters) -> Run:
         raise CheckError(f"DATA: {err}") from None
     test, test_images, test_problem = test_file(train)
     try:
-        hold(".", "another run is using this folder and would write the same figures/, results/ and "
+        hold(".", f"another run is using this folder and would write the same {figures.as_posix()}/ and "
                   "submission.csv: let it finish or shut its kernel down, or run a copy in another folder")
     except BusyError as err:
         raise CheckError(str(err)) from None
+    seeds, epochs = (QUICK_SEEDS, QUICK_EPOCHS) if quick else (parameters["SEEDS"], parameters["EPOCHS"])
+    run = Run(train, images, labels, source, test, test_images, test_problem, figures, quick, seeds, epochs)
+    if quick:  # first, before the lines below: they and the notebook's text describe the full run
+        print(f"QUICK smoke run ({QUICK_SEEDS} seed, {QUICK_EPOCHS} epochs a run): checks that everything runs; "
+              "the numbers are not the report's, and the text below describes the full run (QUICK = False). "
+              f"Figures go to {figures.as_posix()}/.")
     print(f"data: {shown(train)}, {source.rows:,} labelled rows ({reason})")
     if test is None:
         print(f"test: {test_problem}: section 7.8 will skip the Kaggle submission")
     else:
         print(f"test: {shown(test)}, {len(test_images):,} digits (section 7.8 writes submission.csv)")
-    return Run(train, images, labels, source, test, test_images, test_problem)
+    records.show(records.RUN, run.record())
+    return run

@@ -1,5 +1,7 @@
-"""python -m mnist_assignment {check-data,get-data,train,predict,sweep}.
+"""python -m mnist_assignment {check-data,get-data,train,predict}.
 
+train and predict run the notebook's own code (Config, split_data, make_loader, MLP, train), read from
+mnist_assignment.ipynb by notebook_code.load(): what they train is what the notebook grades.
 Every expected failure (bad file, bad argument, bad checkpoint) is one line on stderr, exit 2.
 torch, NumPy and scikit-learn load only inside the commands, so --help and argument errors are instant.
 """
@@ -9,13 +11,23 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
+import math
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-from .config import PRESETS
 from .files import atomic_path, exclusive, write_atomic
+from .signals import interrupt_on_sigterm
+
+# the notebook's Config defaults (tests/test_cli.py checks they agree), stated here so that --help
+# shows them without loading torch
+DEFAULTS = {"lr": 0.01, "batch_size": 64, "epochs": 20, "hidden": [128, 64], "dropout": 0.0, "optimizer": "sgd",
+            "momentum": 0.0, "seed": 0}
+MAX_LR = 1e30  # far beyond any useful rate, and still a float32 (a larger one overflows inside torch)
+MAX_WIDTH = 65_536  # a wider layer would not fit in memory on the machines this runs on
+DIVERGED_LOSS = 100.0  # the notebook's train stops a run whose epoch loss is not below this
+VAL_BATCH = 1000  # validation and prediction batches: the size the notebook evaluates with
 
 
 class UsageError(Exception):
@@ -38,38 +50,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("get-data", help="find data/train.csv, download it from Kaggle, or use the sample")
     p.add_argument("--data-dir", default="data")
 
-    p = sub.add_parser("train", help="train one model; writes DIR/history.json and DIR/model.pt")
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--preset", choices=sorted(PRESETS), default="baseline")
-    p.add_argument("--model", choices=["mlp", "cnn", "numpy-mlp"],
-                   help="numpy-mlp: the from-scratch NumPy network (SGD; writes model.npz)")
-    p.add_argument("--hidden", type=int, nargs="+")
-    p.add_argument("--dropout", type=float)
-    p.add_argument("--layernorm", action="store_true", default=None)
-    p.add_argument("--batchnorm", action="store_true", default=None)
-    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam", "adamw"])
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--patience", type=int, help="early stopping on validation loss (0 = off)")
-    p.add_argument("--seed", type=int)
-
-    p = sub.add_parser("sweep", help="run a study (several seeds) and print its summary table")
-    p.add_argument("study", choices=["lr", "batch_size", "regularization", "dropout", "adam_combos", "optimizers",
-                                     "batchnorm"])
-    p.add_argument("--data", required=True)
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--epochs", type=int, help="override the baseline's 20 epochs")
-    p.add_argument("--out", default="results", help="where each run's JSON is stored")
-    p.add_argument("--reuse", action="store_true", help="reuse stored runs with the same config, data and code")
-    p.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    p = sub.add_parser("train", help="train the notebook's MLP; writes DIR/history.json and DIR/model.pt",
+                       description="One run of the notebook's train(Config(...)) on the stratified 80/20 split "
+                                   "of --data; the defaults are the notebook's baseline.")
+    p.add_argument("--data", required=True, help="a labelled CSV in Kaggle's format (train.csv)")
+    p.add_argument("--out", required=True, help="the folder for history.json and model.pt")
+    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="default: %(default)s")
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="learning rate (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="default: %(default)s")
+    p.add_argument("--hidden", type=int, nargs="+", default=DEFAULTS["hidden"],
+                   help="hidden layer widths (default: %(default)s)")
+    p.add_argument("--dropout", type=float, default=DEFAULTS["dropout"],
+                   help="after every hidden ReLU (default: %(default)s)")
+    p.add_argument("--layernorm", action="store_true", help="LayerNorm after every hidden Linear")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default=DEFAULTS["optimizer"], help="default: %(default)s")
+    p.add_argument("--momentum", type=float, default=DEFAULTS["momentum"], help="SGD only (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"],
+                   help="the initial weights, the batch order and the dropout masks (default: %(default)s)")
 
     p = sub.add_parser("predict", help="write a Kaggle submission (ImageId,Label)")
     # --model is the old spelling, kept so existing commands still work
     p.add_argument("--checkpoint", "--model", dest="checkpoint", required=True, help="a model.pt written by train")
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--data", required=True, help="Kaggle's test.csv")
+    p.add_argument("--out", required=True, help="the submission to write, e.g. submission.csv")
     return parser
 
 
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, OSError) as err:  # DataError and CheckpointError are ValueErrors
+    except (ValueError, OSError) as err:  # DataError, CheckpointError and NotebookError are ValueErrors
         print(f"error: {one_line(err, command)}", file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as err:  # torch reports allocation and write failures this way
@@ -100,7 +103,6 @@ def main(argv: list[str] | None = None) -> int:
 MEMORY_ADVICE = {  # what the user can change depends on the command that ran out
     "predict": "not enough memory to load this checkpoint and predict (close other programs, or predict "
                "on a smaller test file)",
-    "sweep": "not enough memory for these runs (try fewer --workers)",
 }
 
 
@@ -110,16 +112,6 @@ def one_line(err: BaseException, command: str | None = None) -> str:
         return MEMORY_ADVICE.get(command, "not enough memory for this model or data "
                                           "(try smaller --hidden or --batch-size)")
     return text[:300]
-
-
-def interrupt_on_sigterm() -> None:
-    """SIGTERM ends a command the way Ctrl-C does: 'interrupted', exit 130, temp files removed."""
-    import signal
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
 
 
 def cmd_check_data(args) -> int:
@@ -148,99 +140,103 @@ def cmd_get_data(args) -> int:
     return 0
 
 
-def config_from_args(args):
-    cfg = PRESETS[args.preset]
-    overrides = {
-        "model": None if args.model == "numpy-mlp" else args.model, "hidden": args.hidden, "dropout": args.dropout,
-        "layernorm": args.layernorm, "batchnorm": args.batchnorm, "optimizer": args.optimizer,
-        "lr": args.lr, "batch_size": args.batch_size, "epochs": args.epochs,
-        "patience": args.patience, "seed": args.seed,
-    }
-    return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+def check_train_args(args) -> None:
+    """Every out-of-range argument, in one line, before any data is read."""
+    problems = []
+    if not 0 < args.lr <= MAX_LR:  # also refuses NaN and inf
+        problems.append(f"--lr must be positive and at most {MAX_LR:g}, got {args.lr}")
+    if not all(1 <= h <= MAX_WIDTH for h in args.hidden):
+        problems.append(f"--hidden widths must be in 1..{MAX_WIDTH:,}, got {' '.join(map(str, args.hidden))}")
+    if not 0 <= args.dropout < 1:
+        problems.append(f"--dropout must be in [0, 1), got {args.dropout}")
+    if not 0 <= args.momentum < 1:
+        problems.append(f"--momentum must be in [0, 1), got {args.momentum}")
+    elif args.momentum and args.optimizer != "sgd":
+        problems.append("--momentum applies to --optimizer sgd only")
+    if args.batch_size < 1 or args.epochs < 1:
+        problems.append("--batch-size and --epochs must be at least 1")
+    if not 0 <= args.seed < 2**63:
+        problems.append(f"--seed must be in 0..2**63-1, got {args.seed}")
+    if problems:
+        raise UsageError("; ".join(problems))
+
+
+def config_from_args(args, nb):
+    """The notebook's Config for these arguments."""
+    from torch import nn
+
+    return nb.Config(lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, hidden=tuple(args.hidden),
+                     dropout=args.dropout, norm=nn.LayerNorm if args.layernorm else None, optimizer=args.optimizer,
+                     momentum=args.momentum, seed=args.seed)
 
 
 def cmd_train(args) -> int:
-    from .checkpoints import save_checkpoint
-    from .loader import prepare
-    from .models import count_parameters, describe_device, pick_device
-    from .training import run
+    from . import checkpoints, notebook_code
 
-    cfg = config_from_args(args)
+    check_train_args(args)
     out = Path(args.out)
     check_out_dir(out)  # before the work, not after it
     refuse_overwriting(str(out / "history.json"), [args.data])
     refuse_overwriting(str(out / "model.pt"), [args.data])
     images, labels, source = checked_source(args.data)
     print(f"data: {source.describe()}")
+    nb = notebook_code.load()
+    cfg = config_from_args(args, nb)
     with exclusive(out):  # a second run into the same folder is refused, not mixed in
-        if args.model == "numpy-mlp":
-            return train_numpy(cfg, images, labels, out)
-        device = pick_device()
-        print(f"device: {describe_device(device)}")
-        split = prepare(images, labels, device)
-        model, history = run(cfg, split, log=print)
+        print(f"device: {describe_device(nb.device)}")
+        train_set, val_set, (mean, std), _ = nb.split_data(images, labels)
+        val_loader = nb.make_loader(val_set, VAL_BATCH)
+        model, history = nb.train(cfg, train_set, val_loader, log=lambda line: print(line, flush=True))
+        diverged = not history[-1]["train_loss"] < DIVERGED_LOSS
         # both files or neither: each is written to a temp name, and renamed only once both are whole
         with atomic_path(out / "history.json") as history_tmp, atomic_path(out / "model.pt") as model_tmp:
-            history_tmp.write_text(history.to_json(), encoding="utf-8")
-            save_checkpoint(model_tmp, model, cfg, split.mean, split.std, diverged=history.diverged)
-    status = "DIVERGED" if history.diverged else "done"
-    print(f"{status}: {len(history.epochs)} epochs, {count_parameters(model):,} parameters, "
-          f"{final_text(history)} -> {out}/history.json, {out}/model.pt")
+            history_tmp.write_text(history_json(cfg, history, source, diverged), encoding="utf-8")
+            checkpoints.save_checkpoint(model_tmp, model, cfg, mean, std, diverged=diverged)
+    final = history[-1]
+    seconds = sum(e["seconds"] for e in history)
+    status = "DIVERGED (train loss not below 100; predict refuses this model)" if diverged else "done"
+    print(f"{status}: {len(history)} epochs, {sum(p.numel() for p in model.parameters()):,} parameters, "
+          f"final val acc {final['val_acc']:.4f}, val loss {final['val_loss']:.4f}, {seconds:.1f}s in total "
+          f"-> {out}/history.json, {out}/model.pt")
     return 0
 
 
-def final_text(history) -> str:
-    def num(v):
-        return "nan" if v is None else f"{v:.4f}"
+def history_json(cfg, history: list[dict], source, diverged: bool) -> str:
+    """The run as plain JSON: its config, its data file, one dict per epoch (without the per-batch losses)."""
+    from .checkpoints import config_to_dict
 
-    final = history.final
-    text = f"final val acc {num(final['val_acc'])}, val loss {num(final['val_loss'])}"
-    if history.tta_val_acc is not None:
-        text += f" (val acc {num(history.tta_val_acc)} with test-time shifts)"
-    text += f", {history.seconds:.1f}s in total"
-    if history.stopped_early:
-        best = history.epochs[history.best_epoch - 1]
-        text += (f"; stopped early, kept the weights of epoch {history.best_epoch} "
-                 f"(val acc {num(best['val_acc'])}, val loss {num(best['val_loss'])})")
-    return text
+    def finite(value):  # JSON has no NaN or inf: null marks a value the blown-up weights made meaningless
+        return value if not isinstance(value, float) or math.isfinite(value) else None
+
+    epochs = [{k: finite(v) for k, v in e.items() if k != "batch_losses"} for e in history]
+    blob = {"config": config_to_dict(cfg), "data": {"file": source.name, "rows": source.rows,
+                                                     "sha256": source.sha256},
+            "diverged": diverged, "epochs": epochs}
+    return json.dumps(blob, indent=1, allow_nan=False) + "\n"
 
 
-def train_numpy(cfg, images, labels, out: Path) -> int:
-    import numpy as np
+def describe_device(device) -> str:
+    if device.type == "cuda":
+        import torch
 
-    from .loader import prepare
-    from .numpy_mlp import fit_numpy
-
-    if cfg.optimizer != "sgd" or cfg.layernorm or cfg.batchnorm:
-        raise UsageError("--model numpy-mlp supports plain SGD with optional dropout only")
-    split = prepare(images, labels)
-    arrays = [t.numpy() for t in (split.x_train, split.y_train, split.x_val, split.y_val)]
-    model, history = fit_numpy(*arrays, hidden=cfg.hidden, lr=cfg.lr, batch_size=cfg.batch_size,
-                               epochs=cfg.epochs, dropout=cfg.dropout, seed=cfg.seed, verbose=True)
-    with atomic_path(out / "history.json") as history_tmp, atomic_path(out / "model.npz") as model_tmp:
-        history_tmp.write_text(history.to_json(), encoding="utf-8")
-        with open(model_tmp, "wb") as f:
-            np.savez(f, *model.weights, *model.biases)
-    print(f"done: numpy-mlp, {final_text(history)} -> {out}/history.json, {out}/model.npz")
-    return 0
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
 
 
 def cmd_predict(args) -> int:
     import torch
 
-    from .augment import as_it_predicts
+    from . import notebook_code
     from .checkpoints import load_checkpoint
     from .data import load_digits
-    from .loader import normalise
-    from .models import pick_device
-    from .training import predict
 
     refuse_overwriting(args.out, [args.checkpoint, args.data])
-    device = pick_device()
-    model, cfg, mean, std = load_checkpoint(args.checkpoint, device)
+    nb = notebook_code.load()
+    model, _, mean, std = load_checkpoint(args.checkpoint, nb.device)
     images, _ = load_digits(args.data, kind="test")
-    # as the model was validated: with its test-time shifts, if it has them
-    labels = predict(as_it_predicts(model, cfg, blank=-mean / std), normalise(images, mean, std).to(device)).cpu()
+    x = nb.normalise(images, mean, std).to(nb.device)
+    with torch.no_grad():
+        labels = torch.cat([model(batch).argmax(1) for batch in x.split(VAL_BATCH)]).cpu()
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["ImageId", "Label"])
@@ -248,26 +244,6 @@ def cmd_predict(args) -> int:
     write_atomic(Path(args.out), text.getvalue())
     counts = torch.bincount(labels, minlength=10).tolist()
     print(f"wrote {len(labels):,} predictions to {args.out}; predicted class counts: {counts}")
-    return 0
-
-
-def cmd_sweep(args) -> int:
-    from .config import BASELINE
-    from .runner import run_studies
-    from .stats import display_table, summarise
-    from .store import ResultStore
-    from .studies import STUDIES
-
-    if args.seeds < 1 or (args.workers is not None and args.workers < 1):
-        raise UsageError("--seeds and --workers must be at least 1")
-    images, labels, source = checked_source(args.data)
-    print(f"data: {source.describe()}")
-    base = BASELINE if args.epochs is None else replace(BASELINE, epochs=args.epochs)
-    results = run_studies([args.study], images, labels, source.sha256, seeds=args.seeds, base=base,
-                          store=ResultStore(args.out), reuse=args.reuse or None, workers=args.workers,
-                          log=lambda line: print(line, flush=True))[args.study]  # progress shows in pipes and logs too
-    factor = STUDIES[args.study][0]
-    print(display_table(summarise(results), factor).to_string())
     return 0
 
 
@@ -312,5 +288,4 @@ COMMANDS = {
     "get-data": cmd_get_data,
     "train": cmd_train,
     "predict": cmd_predict,
-    "sweep": cmd_sweep,
 }

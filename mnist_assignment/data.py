@@ -1,8 +1,9 @@
-"""Kaggle digit-recognizer CSV -> validated arrays -> stratified split -> tensors -> DataLoader.
+"""Kaggle digit-recognizer CSV -> validated arrays; where the data comes from; what is wrong with it.
 
 `load_digits` is the only way data enters the project. It validates the whole file before
 returning anything and raises `DataError` (one line: file, row, column, problem) otherwise.
-Rows are counted from 1 over data rows, the header not included.
+Rows are counted from 1 over data rows, the header not included. The split, the tensors and the
+batches are the notebook's own code (split_data, make_loader).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import json
 import math
 import os
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +66,7 @@ def load_hashed(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, 
            "sha256": hashlib.sha256(raw).hexdigest()}
     cached = _read_cache(path, key)
     if cached is None:
-        cached = _parse(name, raw)
+        cached = _parse(name, raw, kind)
         _write_cache(path, key, *cached)
     images, labels = cached
     if kind == "train" and labels is None:
@@ -101,9 +103,21 @@ def _decode(name: str, raw: bytes) -> bytes:
     return raw
 
 
-def _header(name: str, text: bytes) -> tuple[list[str], bool]:
+KAGGLE_HEADER = {"train": '"label,pixel0,...,pixel783"', "test": '"pixel0,...,pixel783"'}
+NUMBER = re.compile(r"[+-]?\d+(\.\d*)?")
+
+
+def _header(name: str, text: bytes, kind: str | None = None) -> tuple[list[str], bool]:
     first = text.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
     columns = [c.strip().strip('"') for c in first.split(",")]
+    # a file saved without its header (index=False, header=False) starts with a row of numbers, which
+    # would otherwise read as a header whose columns repeat ("0" twice): say what is missing instead
+    if sum(bool(NUMBER.fullmatch(c)) for c in columns) * 2 > len(columns):
+        if kind is None:  # from the row's width: Kaggle's train rows have the label besides the 784 pixels
+            kind = {len(PIXELS) + 1: "train", len(PIXELS): "test"}.get(len(columns))
+        says = (f"a Kaggle {kind}.csv starts with {KAGGLE_HEADER[kind]}" if kind else
+                f"a Kaggle train.csv starts with {KAGGLE_HEADER['train']}, a test.csv with {KAGGLE_HEADER['test']}")
+        raise DataError(f"{name}: line 1 is data, not a header: {says}")
     seen = set()
     for column in columns:
         if column in seen:
@@ -122,9 +136,9 @@ def _header(name: str, text: bytes) -> tuple[list[str], bool]:
     return columns, has_label
 
 
-def _parse(name: str, raw: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+def _parse(name: str, raw: bytes, kind: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     text = _decode(name, raw)
-    columns, has_label = _header(name, text)
+    columns, has_label = _header(name, text, kind)
     if b"\n" not in text:
         raise DataError(f"{name}: no data rows after the header")
     order = [columns.index(c) for c in (["label"] if has_label else []) + PIXELS]
@@ -355,6 +369,15 @@ class Problem:
         return self.text
 
 
+def validation_rows(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The rows the notebook's split_data(images, labels, seed) puts in validation: the same call, so that
+    what problems() says about the 80/20 split is about the split the run makes. Here without torch:
+    check-data stays light."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels, random_state=seed)[1]
+
+
 def problems(images: np.ndarray, labels: np.ndarray | None) -> list[Problem]:
     """Each problem of the data, one sentence each (empty: none)."""
     found = []
@@ -375,11 +398,8 @@ def problems(images: np.ndarray, labels: np.ndarray | None) -> list[Problem]:
         copies = sum(len(g) - 1 for g in groups)
         text = f"{copies:,} images are exact copies of others ({len(groups):,} groups)"
         if labels is not None and len(images) >= 10 and not any(counts[d] < 2 for d in np.flatnonzero(counts)):
-            from .loader import stratified_split
-
-            _, val_idx = stratified_split(labels)
             in_val = np.zeros(len(images), dtype=bool)
-            in_val[val_idx] = True
+            in_val[validation_rows(labels)] = True
             crossing = sum(1 for g in groups if in_val[g].any() and not in_val[g].all())
             text += (f"; {crossing:,} groups have copies on both sides of the 80/20 split, so validation sees "
                      "digits it trained on (leakage)" if crossing else "; none crosses the 80/20 split")

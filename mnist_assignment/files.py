@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -33,7 +34,7 @@ STILL_ACTIVE, ERROR_INVALID_PARAMETER, QUERY_LIMITED_INFORMATION = 259, 87, 0x10
 
 
 def windows_alive(pid: int, kernel32, ctypes) -> bool:
-    """alive() on Windows, asked of the kernel32 it is given (tests give a stand-in)."""
+    """alive() on Windows, asked of the kernel32 it is given (a stand-in can be given off Windows)."""
     handle = kernel32.OpenProcess(QUERY_LIMITED_INFORMATION, False, pid)
     if not handle:
         return ctypes.get_last_error() != ERROR_INVALID_PARAMETER  # no such process; else: not ours, alive
@@ -80,6 +81,29 @@ class BusyError(OSError):
     """Another live process holds the folder."""
 
 
+def take_lock(lock: Path, busy: Callable[[str], str], again: bool = False) -> bool:
+    """Create `lock` holding this process's id: True when taken now, False when it held it already and
+    `again` allows that. A lock of another live process raises BusyError with busy(its pid), a sentence
+    saying what to do; one whose process is gone is taken over."""
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            text = lock.read_text().strip() if lock.exists() else ""
+            if again and text == str(os.getpid()):
+                return False
+            if text.isdigit() and alive(int(text)):
+                raise BusyError(busy(text)) from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        try:
+            os.write(fd, str(os.getpid()).encode())
+        finally:
+            os.close(fd)
+        return True
+    raise BusyError(f"{lock.parent}: could not take its lock file {lock.name}")
+
+
 @contextlib.contextmanager
 def exclusive(folder: str | Path):
     """Hold folder/.lock while writing a run's outputs there: a second run into the same folder is
@@ -88,21 +112,8 @@ def exclusive(folder: str | Path):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / ".lock"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            text = lock.read_text().strip() if lock.exists() else ""
-            if text.isdigit() and alive(int(text)):
-                raise BusyError(f"{folder} is in use by another run (pid {text}); wait for it or choose "
-                                "another --out") from None
-            lock.unlink(missing_ok=True)  # stale: its process is gone
-    else:
-        raise BusyError(f"{folder}: could not take its lock file {lock.name}")
+    take_lock(lock, lambda pid: f"{folder} is in use by another run (pid {pid}); wait for it or choose another --out")
     try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
         yield
     finally:
         lock.unlink(missing_ok=True)
@@ -115,22 +126,9 @@ def hold(folder: str | Path, what: str) -> Path:
     a sentence saying what to do. The lock goes when the process exits; a killed one's is taken over.
     """
     lock = Path(folder) / ".lock"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            text = lock.read_text().strip() if lock.exists() else ""
-            if text == str(os.getpid()):
-                return lock
-            if text.isdigit() and alive(int(text)):
-                raise BusyError(f"{what} (pid {text})") from None
-            lock.unlink(missing_ok=True)  # stale: its process is gone
-            continue
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
+    if take_lock(lock, lambda pid: f"{what} (pid {pid})", again=True):
         atexit.register(release, lock, os.getpid())
-        return lock
-    raise BusyError(f"{folder}: could not take its lock file {lock.name}")
+    return lock
 
 
 def drop_stale_lock(lock: Path) -> None:

@@ -11,8 +11,6 @@ import time
 
 import numpy as np
 
-from .training import History
-
 
 class NumpyMLP:
     def __init__(self, sizes: list[int], dropout: float = 0.0, seed: int = 0, dtype=np.float32):
@@ -77,12 +75,10 @@ class NumpyMLP:
 
 def fit_numpy(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
               hidden=(128, 64), lr: float = 0.01, batch_size: int = 64, epochs: int = 20,
-              dropout: float = 0.0, seed: int = 0, verbose: bool = False) -> tuple[NumpyMLP, History]:
-    """Mini-batch SGD over seeded shuffles; returns the same History as the PyTorch loop."""
-    config = {"model": "numpy-mlp", "hidden": list(hidden), "lr": lr, "batch_size": batch_size,
-              "epochs": epochs, "dropout": dropout, "seed": seed, "optimizer": "sgd"}
+              dropout: float = 0.0, seed: int = 0, verbose: bool = False) -> list[dict]:
+    """Mini-batch SGD over seeded shuffles -> the history as the notebook's loop writes it (one dict per epoch)."""
     model = NumpyMLP([x_train.shape[1], *hidden, 10], dropout, seed)
-    history = History(config, device="cpu (numpy)")
+    history = []
     order_rng = np.random.default_rng(seed + 1)
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
@@ -96,9 +92,8 @@ def fit_numpy(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
         val_loss, val_acc = model.evaluate(x_val, y_val)
         row = {"epoch": epoch, "train_loss": loss_sum / len(y_train), "train_acc": correct / len(y_train),
                "val_loss": val_loss, "val_acc": val_acc, "seconds": time.perf_counter() - start}
-        history.epochs.append(row)
+        history.append(row)
         if verbose:
             print(f"numpy epoch {epoch:3d}/{epochs}  train loss {row['train_loss']:.4f}  "
                   f"val acc {val_acc:.4f}  {row['seconds']:.2f}s", flush=True)
-    history.best_epoch = min(history.epochs, key=lambda e: e["val_loss"])["epoch"]
-    return model, history
+    return history

@@ -22,9 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .files import atomic_path
-from .stats import by_value
-from .store import Result
-from .studies import LOG_AXIS
+from .stats import by_value, mean_curve, records
 
 WIDTH = 7.2  # inches: an A4 page's text width between 12 mm margins is 7.3
 HALF = 3.55  # two of these side by side fill a line
@@ -88,31 +86,22 @@ def sized(draw):
     return wrapper
 
 
-def mean_curve(runs: list[Result], metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-epoch mean and std over seeds, up to the shortest run (a diverged run stops early)."""
-    length = min(len(r.epochs) for r in runs)
-    values = np.array([[np.nan if e[metric] is None else e[metric] for e in r.epochs[:length]]
-                       for r in runs], dtype=float)
-    epochs = np.arange(1, length + 1)
-    std = values.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(length)
-    return epochs, values.mean(axis=0), std
-
-
 def value_label(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @sized
-def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch",
+def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
                  steps_per_epoch=None, title: str | None = None, order: list | None = None):
     """2x2: training/validation loss and accuracy, one line per value, mean ± std over seeds.
 
+    study: {value: [history per seed]}, as the notebook's run_study returns it.
     x: "epoch", "steps" (optimizer steps; needs steps_per_epoch(value)) or "seconds".
     title: the figure's caption ("Figure 5.1: ..."); order: the study's values, so that a value keeps
     its colour when a figure shows only some of them.
     """
     fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 3.2), sharex=True)
-    groups = by_value(results)
+    groups = by_value(records(study))
     order = order or list(groups)
     for value, runs in groups.items():
         i = order.index(value) if value in order else len(order)
@@ -124,7 +113,8 @@ def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch"
             axes[0, 0].plot([], [], label=label, **style(i, value))
             continue
         for ax, (metric, _) in zip(axes.flat, METRICS):
-            epochs, mean, std = mean_curve(runs, metric)
+            mean, std = mean_curve(runs, metric)
+            epochs = np.arange(1, len(mean) + 1)
             if x == "steps":
                 xs = epochs * steps_per_epoch(value)
             elif x == "seconds":
@@ -166,54 +156,17 @@ def study_curves(results: list[Result], factor: str, path=None, x: str = "epoch"
 
 
 @sized
-def study_summary(summary, factor: str, study: str, path=None, title: str | None = None):
-    """Final validation accuracy (mean ± std) and seconds per run against the factor's values,
-    each value in its colour of the study's curves."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 2.5))
-    numeric = study in LOG_AXIS
-    xs = summary["value"].astype(float) if numeric else np.arange(len(summary))
-    ok = summary.final_val_acc.notna()
-    ax1.errorbar(np.asarray(xs)[ok], 100 * summary.final_val_acc[ok], yerr=100 * summary.final_val_acc_std[ok],
-                 marker="", capsize=4, linestyle="-", color="0.4", zorder=1)
-    for i, (xv, value, m) in enumerate(zip(np.asarray(xs), summary["value"], summary.final_val_acc)):
-        if math.isfinite(m):
-            ax1.scatter([xv], [100 * m], color=color(i, value), zorder=2, s=36)
-    for xv in np.asarray(xs)[~ok]:
-        ax1.axvline(xv, color="gray", linestyle=":", linewidth=1)
-        ax1.annotate("diverged", (xv, 0.02), xycoords=("data", "axes fraction"), rotation=90,
-                     ha="right", fontsize=6.5)
-    ax1.set_ylabel("final validation accuracy (%)")
-    ax2.bar(range(len(summary)), summary.seconds_per_run,
-            color=[color(i, v) for i, v in enumerate(summary["value"])], edgecolor="black")
-    ax2.set_ylabel("seconds per run")
-    ax2.set_xticks(range(len(summary)), [value_label(v) for v in summary["value"]],
-                   rotation=20 if not numeric else 0)
-    if numeric:
-        ax1.set_xscale("log")
-        ax1.set_xticks(list(xs), [value_label(v) for v in summary["value"]])
-        ax1.minorticks_off()
-    else:
-        ax1.set_xticks(list(xs), [value_label(v) for v in summary["value"]], rotation=20)
-    for ax in (ax1, ax2):
-        ax.set_xlabel(factor)
-        ax.grid(alpha=0.3)
-    ax1.set_title("final validation accuracy, mean ± std" + axis_note(ax1, percent=True))
-    ax2.set_title("seconds per run")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return save(fig, path)
-
-
-@sized
-def history_curves(history: dict, title: str, path=None):
-    """Loss and accuracy of one run, training and validation."""
-    epochs = [e["epoch"] for e in history["epochs"]]
+def history_curves(history: list[dict], title: str, path=None, mark: int | None = None):
+    """Loss and accuracy of one run, training and validation; mark: an epoch to draw a line at."""
+    epochs = [e["epoch"] for e in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 2.1))
     for i, (metric, label) in enumerate(METRICS[:2]):
-        ax1.plot(epochs, [e[metric] for e in history["epochs"]], label=label, **style(i))
+        ax1.plot(epochs, [e[metric] for e in history], label=label, **style(i))
     for i, (metric, label) in enumerate(METRICS[2:]):
-        ax2.plot(epochs, [e[metric] for e in history["epochs"]], label=label, **style(i))
+        ax2.plot(epochs, [e[metric] for e in history], label=label, **style(i))
+    if mark is not None:
+        for ax in (ax1, ax2):
+            ax.axvline(mark, color="gray", linestyle=":", linewidth=1, label=f"epoch {mark}, kept")
     ax1.set_ylabel("cross-entropy loss")
     ax2.set_ylabel("accuracy (fraction correct)")
     ax1.set_title("loss")
@@ -228,14 +181,14 @@ def history_curves(history: dict, title: str, path=None):
 
 
 @sized
-def iteration_curve(iterations: list[dict], history: dict, every: int, path=None, title: str | None = None):
-    """Training loss every k iterations (noisy) against the per-epoch averages."""
-    fig, ax = plt.subplots(figsize=(3.4, 2.1))
-    ax.plot([r["iteration"] for r in iterations], [r["train_loss"] for r in iterations],
-            linewidth=0.8, color="0.5", label=f"training loss, one batch every {every} iterations")
-    steps = len(iterations) and iterations[-1]["iteration"] / max(1, len(history["epochs"]))
-    ax.plot([e["epoch"] * steps for e in history["epochs"]], [e["train_loss"] for e in history["epochs"]],
-            marker="o", color="black", label="training loss, epoch average")
+def iteration_curve(history: list[dict], path=None, title: str | None = None):
+    """The training loss of every batch (noisy) against the per-epoch averages."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 2.1))
+    losses = [loss for e in history for loss in e["batch_losses"]]
+    ax.plot(np.arange(1, len(losses) + 1), losses, linewidth=0.4, color="0.6", label="training loss of each batch")
+    steps = len(history[0]["batch_losses"]) if history else 0
+    ax.plot([e["epoch"] * steps for e in history], [e["train_loss"] for e in history],
+            marker="o", markersize=3, color="black", label="training loss, epoch average")
     ax.set_xlabel("iteration (optimizer step)")
     ax.set_ylabel("cross-entropy loss")
     ax.set_yscale("log")
@@ -263,7 +216,7 @@ def digit_grid(images: np.ndarray, titles: list[str], path=None, cols: int = 10,
 
 
 @sized
-def class_balance(y_train: np.ndarray, y_val: np.ndarray, path=None):
+def class_balance(y_train: np.ndarray, y_val: np.ndarray, path=None, title: str | None = None):
     """Share of each digit in the training and validation parts: the stratification shown."""
     fig, ax = plt.subplots(figsize=(HALF, 2.1))
     digits = np.arange(10)
@@ -276,12 +229,14 @@ def class_balance(y_train: np.ndarray, y_val: np.ndarray, path=None):
     ax.set_ylabel("share of the part (%)")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3, axis="y")
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return save(fig, path)
 
 
 @sized
-def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None):
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None, title: str | None = None):
     """Confusion matrix (counts) and per-class accuracy, side by side."""
     from sklearn.metrics import confusion_matrix
 
@@ -306,45 +261,14 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None):
     ax2.set_ylabel("accuracy (%)")
     ax2.set_title("per-class validation accuracy" + axis_note(ax2, percent=True))
     ax2.grid(alpha=0.3, axis="y")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return save(fig, path)
 
 
 @sized
-def bars(labels: list[str], means: list[float], stds: list[float], ylabel: str, title: str, path=None):
-    fig, ax = plt.subplots(figsize=(WIDTH, 2.4))
-    ax.bar(range(len(labels)), means, yerr=stds, capsize=4, color="0.6", edgecolor="black")
-    ax.set_xticks(range(len(labels)), labels, rotation=15)
-    finite = [m for m in means if math.isfinite(m)]
-    if finite and ylabel.endswith("(%)"):
-        ax.set_ylim(max(0, min(finite) - 2), 100)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title + (axis_note(ax, percent=True) if ylabel.endswith("(%)") else ""))
-    ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    return save(fig, path)
-
-
-@sized
-def parameter_counts(table: list[tuple[str, tuple[int, ...], int]], path=None):
-    """Parameters per layer (weights and biases together): where the model's size sits."""
-    layers: dict[str, int] = {}
-    for name, _, count in table:
-        layer = name.rsplit(".", 1)[0]
-        layers[layer] = layers.get(layer, 0) + count
-    fig, ax = plt.subplots(figsize=(HALF, 1.5))
-    ax.barh(list(layers)[::-1], list(layers.values())[::-1], color="0.6", edgecolor="black")
-    for y, count in enumerate(list(layers.values())[::-1]):
-        ax.text(count, y, f" {count:,}", va="center", fontsize=6.5)
-    ax.set_xlabel("parameters (weights + biases)")
-    ax.set_title(f"parameters per layer, {sum(layers.values()):,} in total")
-    ax.set_xlim(0, max(layers.values()) * 1.2)
-    fig.tight_layout()
-    return save(fig, path)
-
-
-@sized
-def cross_entropy_curve(path=None):
+def cross_entropy_curve(path=None, title: str | None = None):
     """The loss for one example as a function of the probability given to the correct class."""
     p = np.linspace(0.005, 1, 400)
     fig, ax = plt.subplots(figsize=(HALF, 1.9))
@@ -354,7 +278,7 @@ def cross_entropy_curve(path=None):
                 arrowprops={"arrowstyle": "->"}, fontsize=6.5)
     ax.set_xlabel("softmax probability of the correct class")
     ax.set_ylabel("cross-entropy loss = -ln p")
-    ax.set_title("cross-entropy punishes confident mistakes without bound")
+    ax.set_title(title or "cross-entropy punishes confident mistakes without bound")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return save(fig, path)

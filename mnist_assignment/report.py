@@ -8,11 +8,13 @@ The notebook is the source: its `parameters` cell gets the values given here (th
 cell, and every other cell, is left as the user edited it), and it runs with its own folder as the
 working directory, so every path it shows or writes is relative to it. Full mode executes
 mnist_assignment.ipynb in place and writes report.pdf beside it; --out DIR executes a copy in DIR
-(figures/, results/ there too), e.g. build/ for quick mode. Code cells tagged `remove-input` (prose
-formatting, rendered source) show only their output in the PDF. Chromium prints the PDF because it
-needs neither LaTeX nor a network; when none is installed and we are root on Debian/Ubuntu, it is
-installed with apt-get (announced). The PDF's metadata holds a hash of the executed notebook it was
-printed from (NotebookSHA256), so `make submission` can tell that the two belong together.
+(what it writes goes there too), e.g. build/ for quick mode. Code cells tagged `remove-input` (prose
+formatting, rendered source) show only their output in the PDF, and the records a cell keeps of the
+run (records.py) not even that. Chromium prints the PDF because it needs neither LaTeX nor a network;
+when none is installed, or no font has a character of the team's names, and we are root on
+Debian/Ubuntu, it is installed with apt-get (announced; system.py). The PDF's metadata holds a hash
+of the executed notebook it was printed from (NotebookSHA256), so `make submission` can tell that
+the two belong together.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from pathlib import Path
 
 import nbformat
 
+from . import records, system
 from .files import atomic_path, drop_stale_lock, write_atomic
+from .team import check_team
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "mnist_assignment.ipynb"
@@ -244,7 +248,7 @@ def to_html(nb, header: str, title: str = TITLE) -> str:
     exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove-input"},
                                                          remove_all_outputs_tags={"remove-output"},
                                                          remove_cell_tags={"remove-cell"}, enabled=True), True)
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = exporter.from_notebook_node(records.without_hidden(nb))  # not even an empty box for a record
     banner = f'<div class="report-header">{html.escape(header)}</div>'
     body = re.sub(r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", body, count=1, flags=re.S)
     body = sized_images(body).replace("</head>", PRINT_CSS + "</head>", 1)
@@ -263,12 +267,7 @@ def ensure_browser() -> str:
     browser = find_browser()
     if browser:
         return browser
-    if sys.platform.startswith("linux") and shutil.which("apt-get") and os.geteuid() == 0:
-        print("installing Debian's chromium to print the PDF (apt-get)...", flush=True)
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
+    if system.apt_install(["chromium"], "to print the PDF"):
         browser = find_browser()
         if browser:
             return browser
@@ -363,6 +362,14 @@ def unfinished(nb) -> str | None:
     return None
 
 
+def ensure_fonts(values: dict) -> None:
+    """Fonts for every character of the title block's names and course (values: the parameters), installed
+    when this system can; otherwise system.FontError, before anything runs or prints."""
+    for name in ("NAMES", "COURSE"):
+        if isinstance(values.get(name), str):
+            system.ensure_fonts(f"{name} = {values[name]!r}", values[name])
+
+
 def reprint(out: Path) -> None:
     """--pdf-only: print the executed notebook in out to out/report.pdf again, nothing rerun."""
     notebook = out / NOTEBOOK.name
@@ -372,6 +379,7 @@ def reprint(out: Path) -> None:
     why = unfinished(nb)
     if why:
         raise ReportError(f"{display_path(notebook)} {why}: run make report")
+    ensure_fonts(read_parameters(nb))
     export_pdf(nb, out / "report.pdf")
 
 
@@ -384,7 +392,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_assignment.report", description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="labelled CSV (default: data/train.csv, Kaggle download, or the sample)")
     parser.add_argument("--quick", action="store_true", help="bundled sample, 1 seed, few epochs")
-    parser.add_argument("--out", help="execute a copy of the notebook in this folder (figures, results there too)")
+    parser.add_argument("--out", help="execute a copy of the notebook in this folder (what it writes goes there too)")
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--team", help=TEAM_HELP)
@@ -392,7 +400,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-pdf", action="store_true")
     parser.add_argument("--pdf-only", action="store_true", help="print the executed notebook to PDF again, no rerun")
     args = parser.parse_args(argv)
-    from .cli import interrupt_on_sigterm
+    from .signals import interrupt_on_sigterm
 
     interrupt_on_sigterm()
     try:
@@ -411,8 +419,6 @@ def main(argv=None) -> int:
             print(message, flush=True)
             data = str(path)
         _, _, source = load_source(data)  # fail early, in one line, on a bad file
-        if not NOTEBOOK.exists():
-            raise ReportError(f"{NOTEBOOK.name} does not exist: nothing to run")
         out = Path(args.out) if args.out else ROOT
         if (out / NOTEBOOK.name).exists() and (out / NOTEBOOK.name).is_dir() or out.is_file():
             raise ReportError(f"{out}: not a folder the notebook can be written to")
@@ -425,11 +431,13 @@ def main(argv=None) -> int:
         if args.epochs:
             parameters["EPOCHS"] = args.epochs
         if args.team:
-            from .submission import check_team
-
             parameters["TEAM"] = check_team(args.team)
         if args.names is not None:
             parameters["NAMES"] = " ".join(args.names.split())
+        if not NOTEBOOK.exists():
+            raise ReportError(f"{NOTEBOOK.name} does not exist: nothing to run")
+        # the names the run will print, given here or in the notebook: a font for them, or one line, now
+        ensure_fonts({**read_parameters(nbformat.read(NOTEBOOK, as_version=4)), **parameters})
         start = time.perf_counter()
         print(f"executing {NOTEBOOK.name} (data: {source.describe()}) ...", flush=True)
         # the page header names the data for a reader; its hash is in the closing note

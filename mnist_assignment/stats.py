@@ -1,26 +1,83 @@
 """What a study's runs say: one summary row per value (mean ± std over seeds), and the one rule by
-which two values are called better, worse or cannot be told apart (paired seeds, t-interval)."""
+which two values are called better, worse or cannot be told apart (paired seeds, t-interval).
+
+A study is the notebook's `{value: [history of seed 0, seed 1, ...]}`; a history is a list of
+per-epoch dicts (epoch, train_loss, train_acc, val_loss, val_acc, seconds).
+"""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+DIVERGED_LOSS = 100.0  # the notebook's loop stops a run whose epoch loss is NaN or above this
 
-def by_value(results: list) -> dict:
+
+@dataclass(frozen=True)
+class Record:
+    """One run of a study: its value, seed and per-epoch history."""
+
+    value: object
+    seed: int
+    epochs: list
+
+    @property
+    def diverged(self) -> bool:
+        return diverged(self.epochs)
+
+    @property
+    def seconds(self) -> float:
+        return sum(e.get("seconds", 0.0) for e in self.epochs)
+
+
+def diverged(history: list[dict]) -> bool:
+    """The loss blew up (NaN, inf or huge): the run stopped there, and its last numbers mean nothing."""
+    return bool(history) and not history[-1]["train_loss"] < DIVERGED_LOSS
+
+
+def records(study: dict) -> list[Record]:
+    """{value: [history per seed]} -> one Record per run (seed = position in the list)."""
+    return [Record(value, seed, history) for value, histories in study.items()
+            for seed, history in enumerate(histories)]
+
+
+def by_value(results: list[Record]) -> dict:
     groups: dict = {}
     for r in results:
-        groups.setdefault(json.dumps(r.value), []).append(r)
-    return {json.loads(k): v for k, v in groups.items()}
+        groups.setdefault(r.value, []).append(r)
+    return groups
+
+
+def mean_curve(runs: list[Record], metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-epoch mean and std over seeds, up to the shortest run (a diverged run stops early)."""
+    length = min(len(r.epochs) for r in runs)
+    values = np.array([[np.nan if e[metric] is None else e[metric] for e in r.epochs[:length]] for r in runs],
+                      dtype=float)
+    std = values.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(length)
+    return values.mean(axis=0), std
+
+
+def curve(study: dict, value, metric: str) -> np.ndarray:
+    """The mean curve of one value of a study, over its seeds that did not diverge."""
+    runs = [r for r in records({value: study[value]}) if not r.diverged]
+    return mean_curve(runs, metric)[0] if runs else np.array([])
+
+
+def gap(r) -> float:
+    """Train minus validation accuracy at the end (a summary row)."""
+    return r.final_train_acc - r.final_val_acc
+
+
+def finite(x) -> bool:
+    return x is not None and math.isfinite(x)
 
 
 def epochs_to(history_epochs: list[dict], threshold: float) -> int | None:
     for e in history_epochs:
-        if e["val_acc"] is not None and e["val_acc"] >= threshold:
+        if finite(e["val_acc"]) and e["val_acc"] >= threshold:
             return e["epoch"]
     return None
 
@@ -32,14 +89,13 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def summarise(results: list) -> pd.DataFrame:
+def summarise(study: dict) -> pd.DataFrame:
     """One row per value: final/best validation accuracy (mean, std over seeds) and more."""
     rows = []
-    for value, runs in by_value(results).items():
+    for value, runs in by_value(records(study)).items():
         finals = [None if r.diverged else r.epochs[-1]["val_acc"] for r in runs]
         train_finals = [None if r.diverged else r.epochs[-1]["train_acc"] for r in runs]
-        bests = [max((e["val_acc"] for e in r.epochs if e["val_acc"] is not None), default=None)
-                 for r in runs]
+        bests = [max((e["val_acc"] for e in r.epochs if finite(e["val_acc"])), default=None) for r in runs]
         losses = [None if r.diverged else r.epochs[-1]["val_loss"] for r in runs]
         to95 = [epochs_to(r.epochs, 0.95) for r in runs]
         reached = [t for t in to95 if t is not None]
@@ -86,7 +142,7 @@ def display_table(summary: pd.DataFrame, factor: str, vs=None) -> pd.DataFrame:
         "final val acc %": [pm(m, s) for m, s in zip(summary.final_val_acc, summary.final_val_acc_std)],
     }
     for ref_value in (vs if isinstance(vs, list) else [] if vs is None else [vs]):
-        name, ref = ((fmt(ref_value), row_of(summary, ref_value).per_seed) if not isinstance(ref_value, tuple)
+        name, ref = ((fmt(ref_value), row(summary, ref_value).per_seed) if not isinstance(ref_value, tuple)
                      else ref_value)
         cells = []
         for value, per_seed in zip(summary.value, summary.per_seed):
@@ -108,7 +164,8 @@ def display_table(summary: pd.DataFrame, factor: str, vs=None) -> pd.DataFrame:
     return pd.DataFrame(table).set_index(factor)
 
 
-def row_of(summary: pd.DataFrame, value):
+def row(summary: pd.DataFrame, value):
+    """A summary table's row for one value."""
     return summary[summary.value == value].iloc[0]
 
 
@@ -168,6 +225,11 @@ def compare(summary: pd.DataFrame, a, b) -> Comparison:
     ra = summary[summary.value == a].iloc[0]
     rb = summary[summary.value == b].iloc[0]
     return paired(ra.per_seed, rb.per_seed, a, b)
+
+
+def verdict(summary: pd.DataFrame, a, b) -> str:
+    """The paired rule's word for a against b: 'better', 'worse' or 'tie'."""
+    return compare(summary, a, b).verdict
 
 
 def within_noise(summary: pd.DataFrame, a, b) -> bool:

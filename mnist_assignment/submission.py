@@ -7,10 +7,12 @@ block its imports cell displays, nothing else; report.pdf is then printed again 
 nothing rerun). Without TEAM the notebook's own is used, but never the placeholder id1_id2_id3.
 The zip holds one folder named after the team, so that unzipping it anywhere gives a runnable
 project: notebook, report.pdf, a README.md for graders (what works in that folder), requirements.txt,
-Makefile, pyproject.toml, the package, data/README.md and the bundled sample. Never Kaggle's data,
-a venv, caches, results, runs, the tests or the benchmarks. Before zipping, the notebook must be a
-full run that finished, and report.pdf the one printed from it (the hash report.py stamps in the
-PDF's metadata): otherwise one line says what to run.
+the Makefile and pyproject.toml without what needs the repository's own tests, benchmarks and scripts,
+the package, data/README.md and the bundled sample. Never Kaggle's data, a venv, caches, results,
+runs, the tests or the benchmarks. Before zipping, the notebook must be a full run that finished, as
+the record its first cell keeps of the run says (records.RUN; not the parameters cell, which may have
+been edited since), and report.pdf the one printed from it (the hash report.py stamps in the PDF's
+metadata): otherwise one line says what to run.
 """
 
 from __future__ import annotations
@@ -22,41 +24,26 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
+from . import records, report
 from .files import atomic_path, write_atomic
+from .team import DATE_LINE, PLACEHOLDER, TEAM_EXAMPLE, TEAM_LINE, TeamError, check_team, title_block
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "mnist_assignment.ipynb"
-TEAM_PATTERN = re.compile(r"[A-Za-z0-9]+(_[A-Za-z0-9]+)*")
-PLACEHOLDER = "id1_id2_id3"  # the parameters cell's TEAM as committed
-TOP_FILES = [NOTEBOOK, "report.pdf", "requirements.txt", "Makefile", "pyproject.toml"]
-HOW = 'make submission TEAM=123456789_987654321 NAMES="Ada Lovelace, Alan Turing"'
+TOP_FILES = [NOTEBOOK, "report.pdf", "requirements.txt", "pyproject.toml"]
+HOW = f'make submission TEAM={TEAM_EXAMPLE} NAMES="Ada Lovelace, Alan Turing"'
 
 
 class SubmissionError(ValueError):
     pass
 
 
-def check_team(team: str) -> str:
-    if not team or not TEAM_PATTERN.fullmatch(team):
-        raise SubmissionError(f"TEAM must be the team's ids joined by '_' (letters and digits only, e.g. "
-                              f"123456789_987654321), not {team!r}")
-    return team
-
-
-def markdown_text(text: str) -> str:
-    """Free text (names, course) shown as itself in Markdown, not as emphasis or a link."""
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
-
-
-TEAM_LINE = "**Team:**"
-DATE_LINE = re.compile(r"^\*\*Date:\*\* (.+?)\s*$", re.M)
-
-
-def title_block(team: str, names: str, course: str, when: str) -> str:
-    """The notebook's title block (Markdown): team ids and names, course, date of the run."""
-    lines = [f"{TEAM_LINE} {team}" + (f" — {markdown_text(names)}" if names else ""),
-             f"**Course:** {markdown_text(course)}", f"**Date:** {when}"]
-    return "  \n".join(lines)
+def team_of(team: str) -> str:
+    """check_team, refusing as this module does."""
+    try:
+        return check_team(team)
+    except TeamError as err:
+        raise SubmissionError(str(err)) from None
 
 
 def title_output(nb):
@@ -74,8 +61,6 @@ def retitle(nb, team: str, names: str) -> bool:
     """Write team and names into the parameters cell and the title block; False when both say so already.
 
     The date stays the run's; the course comes from the parameters. Nothing else changes."""
-    from . import report
-
     output = title_output(nb)
     values = report.read_parameters(nb)
     when = DATE_LINE.search(output.data["text/markdown"])
@@ -95,7 +80,7 @@ def resolve_team(team: str | None, values: dict) -> str:
     if team == PLACEHOLDER or not team:
         raise SubmissionError(f"TEAM is {'still the placeholder ' + PLACEHOLDER if team else 'not set'}: "
                               f"pass the team's ids joined by '_' and your names, e.g. {HOW}")
-    return check_team(team)
+    return team_of(team)
 
 
 README = """# {team}: handwritten digit recognition on MNIST with PyTorch
@@ -122,8 +107,9 @@ jupyter lab mnist_assignment.ipynb
 ```
 
 In Jupyter: **Run → Run All Cells**. The first code cell holds the parameters: `QUICK = True` gives a
-smoke run of about a minute; `QUICK = False`, as handed in, the full report (about 17 minutes on 2
-CPU cores). Without Kaggle's file in `data/`, everything runs on the bundled sample and says so.
+smoke run of about a minute (its figures go to `build/quick/figures/`); `QUICK = False`, as handed in,
+the full report ({full_run}). Without Kaggle's file in `data/`, everything runs on the bundled
+sample and says so.
 
 ## Commands (Linux / macOS)
 
@@ -134,18 +120,42 @@ CPU cores). Without Kaggle's file in `data/`, everything runs on the bundled sam
 | `make report` | the full run: executes the notebook here, in place, and prints `report.pdf` again |
 
 The PDF is printed by headless Chrome or Chromium (no LaTeX): install one of them first.
-The project's tests and benchmarks are not part of this folder.
 """
+FULL_RUN = "about 10 minutes on 2 CPU cores"  # the project's README says the same
 
 
 def readme(team: str) -> str:
     """The README.md inside the zip: what works in the unzipped folder, and nothing else."""
-    return README.format(team=team)
+    return README.format(team=team, full_run=FULL_RUN)
+
+
+# the Makefile's targets below this line run the repository's tests/, bench/ and scripts/, which the zip
+# does not hold: the zip's Makefile ends above it, so that every target it has works there
+MAKEFILE_CUT = "# ---- the repository's own checks"
+
+
+def zip_makefile(text: str) -> str:
+    """The Makefile as the zip holds it: down to MAKEFILE_CUT."""
+    head, cut, _ = text.partition(MAKEFILE_CUT)
+    if not cut:
+        raise SubmissionError(f"Makefile: no line starting `{MAKEFILE_CUT}`, which marks where the targets that "
+                              "need the repository's tests begin: cannot build the zip's Makefile")
+    return head.rstrip("\n") + "\n"
+
+
+REPO_ONLY = re.compile(r"""["'](tests|bench|scripts)(/[^"']*)?["']""")  # a path the zip does not hold
+
+
+def zip_pyproject(text: str) -> str:
+    """pyproject.toml as the zip holds it: without the tables that name the repository's tests/, bench/ or
+    scripts/ (pytest's test paths, lint exceptions for scripts), which the zip does not hold."""
+    tables = re.split(r"(?m)^(?=\[)", text)
+    return "\n\n".join(t.rstrip("\n") for t in tables if t.strip() and not REPO_ONLY.search(t)) + "\n"
 
 
 def members(root: Path = ROOT) -> list[Path]:
     """The files the zip holds from root, relative to it (README.md is written for the zip)."""
-    files = [Path(name) for name in TOP_FILES]
+    files = [Path(name) for name in TOP_FILES] + [Path("Makefile")]
     files += sorted(p.relative_to(root) for p in (root / "mnist_assignment").glob("*.py"))
     files += [Path("data/README.md")]
     sample = root / "data" / "sample"
@@ -159,22 +169,30 @@ def members(root: Path = ROOT) -> list[Path]:
 
 
 def check_run(nb) -> None:
-    """The notebook is a finished full run; else SubmissionError."""
-    from . import report
+    """The notebook is a finished full run, as the record of its run says; else SubmissionError.
 
+    The parameters cell is not asked: it says what the next run will do, and may have been edited
+    since; the record is what the kernel did (checks.check_run writes it)."""
     why = report.unfinished(nb)
     if why:
         raise SubmissionError(f"{NOTEBOOK} {why}: run `make report` (the full run) before `make submission`")
-    if report.read_parameters(nb).get("QUICK"):
-        raise SubmissionError(f"{NOTEBOOK} is a QUICK run (QUICK = True): run `make report` for the full "
-                              "run before `make submission`")
+    found = records.find(nb, records.RUN)
+    if not found:
+        raise SubmissionError(f"{NOTEBOOK} was not executed by this project's checks (its first code cell keeps "
+                              "no record of the run): run `make report` before `make submission`")
+    run = found[-1]  # a cell run twice in one kernel keeps its last outputs only; the last is the run's
+    if not isinstance(run, dict) or not isinstance(run.get("quick"), bool):
+        raise SubmissionError(f"{NOTEBOOK}: the record of its run is not one this project writes: run `make report` "
+                              "before `make submission`")
+    if run["quick"]:
+        raise SubmissionError(f"{NOTEBOOK} is a QUICK run (its record of the run: {run.get('seeds', '?')} seed, "
+                              f"{run.get('epochs', '?')} epochs a run), whatever its parameters cell says now: "
+                              "run `make report` for the full run before `make submission`")
 
 
 def check_pair(root: Path = ROOT) -> None:
     """The notebook is a finished full run and report.pdf was printed from it; else SubmissionError."""
     import nbformat
-
-    from . import report
 
     nb = nbformat.read(root / NOTEBOOK, as_version=4)
     check_run(nb)
@@ -187,45 +205,47 @@ def save_pair(nb, root: Path) -> None:
     """Print nb to report.pdf and write nb, each atomically; the PDF replaces the old one last."""
     import nbformat
 
-    from . import report
-
     with atomic_path(root / "report.pdf") as pdf:
         report.export_pdf(nb, pdf)
         write_atomic(root / NOTEBOOK, nbformat.writes(nb))
 
 
 def build(team: str, out: Path | None = None, root: Path = ROOT) -> Path:
-    team = check_team(team)
+    team = team_of(team)
     target = (out or root) / f"{team}.zip"
     files = members(root)
+    cut = {Path("Makefile"): zip_makefile, Path("pyproject.toml"): zip_pyproject}  # the repository's parts left out
+    texts = {name: edit((root / name).read_text(encoding="utf-8")) for name, edit in cut.items()}
     with atomic_path(target) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(f"{team}/README.md", readme(team))
             for name in files:
-                archive.write(root / name, f"{team}/{name.as_posix()}")
+                if name in texts:
+                    archive.writestr(f"{team}/{name.as_posix()}", texts[name])
+                else:
+                    archive.write(root / name, f"{team}/{name.as_posix()}")
     return target
 
 
 def main(argv=None, root: Path = ROOT) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_assignment.submission", description=__doc__.splitlines()[0])
-    parser.add_argument("team", nargs="?", help="the team's ids joined by '_', e.g. 123456789_987654321 "
+    parser.add_argument("team", nargs="?", help=f"the team's ids joined by '_', e.g. {TEAM_EXAMPLE} "
                                                 "(default: the notebook's TEAM)")
     parser.add_argument("--names", help="the team members' names for the title block (default: the notebook's NAMES)")
     parser.add_argument("--out", help="folder for the zip (default: the project folder)")
     args = parser.parse_args(argv)
     import nbformat
 
-    from . import report
-
     try:
         if args.team is not None:
-            check_team(args.team)
+            team_of(args.team)
         members(root)
         nb = nbformat.read(root / NOTEBOOK, as_version=4)
         check_run(nb)  # before anything is written
         values = report.read_parameters(nb)
         team = resolve_team(args.team, values)
         names = " ".join(args.names.split()) if args.names is not None else str(values.get("NAMES", ""))
+        report.ensure_fonts({**values, "NAMES": names})  # before printing: a font for them, or one line
         if retitle(nb, team, names):
             save_pair(nb, root)
             print(f"wrote team {team}{' (' + names + ')' if names else ''} into {NOTEBOOK} and printed "

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from mnist_assignment import notebook_code
 from mnist_assignment.data import SAMPLE_DIR, load_digits
-from mnist_assignment.loader import prepare
 
 SAMPLE_TRAIN = SAMPLE_DIR / "train.csv.gz"
 SAMPLE_TEST = SAMPLE_DIR / "test.csv.gz"
@@ -18,11 +18,34 @@ def sample():
     return load_digits(SAMPLE_TRAIN, kind="train")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread, as the notebook trains: on a shared machine two threads mostly wait on each other."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
-def small_split(sample):
-    """2,000 real digits, stratified 80/20: enough for a short run to learn."""
+def nb():
+    """The notebook's graded code (its cells tagged export), as the command line runs it."""
+    return notebook_code.load()
+
+
+@pytest.fixture(scope="session")
+def small_split(sample, nb):
+    """2,000 real digits through the notebook's split_data (stratified 80/20): enough for a short run to learn.
+
+    The datasets (train_set, val_set), the training part's mean and std, the validation rows, and the
+    tensors by name (x_train, y_train, x_val, y_val)."""
     images, labels = sample
-    return prepare(images[:2000], labels[:2000])
+    train_set, val_set, (mean, std), val_rows = nb.split_data(images[:2000], labels[:2000])
+    return SimpleNamespace(train_set=train_set, val_set=val_set, mean=mean, std=std, val_rows=val_rows,
+                           x_train=train_set.tensors[0], y_train=train_set.tensors[1],
+                           x_val=val_set.tensors[0], y_val=val_set.tensors[1])
 
 
 @pytest.fixture(scope="session")

@@ -7,24 +7,36 @@ import pickle
 import subprocess
 import sys
 import zipfile
-from dataclasses import replace
 
 import pytest
 import torch
 from conftest import SAMPLE_TEST
+from torch import nn
 
-from mnist_assignment.checkpoints import MAX_BYTES, CheckpointError, load_checkpoint, save_checkpoint
-from mnist_assignment.config import BASELINE
-from mnist_assignment.training import train
+from mnist_assignment.checkpoints import (
+    MAX_BYTES,
+    CheckpointError,
+    config_from_dict,
+    config_to_dict,
+    load_checkpoint,
+    save_checkpoint,
+)
 
-TINY = replace(BASELINE, hidden=(32, 16), epochs=2, batch_size=128, optimizer="momentum", lr=0.05)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory, small_split):
-    model, _ = train(TINY, small_split)
+def tiny(nb):
+    """A small model with every option the checkpoint must carry: widths, dropout, a norm layer."""
+    return nb.Config(hidden=(32, 16), dropout=0.1, norm=nn.LayerNorm, epochs=1, batch_size=128, momentum=0.9,
+                     lr=0.05, seed=3)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, small_split, nb, tiny):
+    model, _ = nb.train(tiny, small_split.train_set, nb.make_loader(small_split.val_set, 1000))
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
-    save_checkpoint(path, model, TINY, small_split.mean, small_split.std)
+    save_checkpoint(path, model, tiny, small_split.mean, small_split.std)
     return path, model
 
 
@@ -36,12 +48,14 @@ def refused(path) -> str:
     return message
 
 
-def test_round_trip_and_bad_cases(tmp_path, small_split, saved):
+def test_round_trip_and_bad_cases(tmp_path, small_split, saved, nb, tiny):
     path, model = saved
     loaded, cfg, mean, std = load_checkpoint(path)
-    assert cfg == TINY and mean == small_split.mean
+    assert cfg == tiny and (mean, std) == (small_split.mean, small_split.std)
+    assert isinstance(loaded, nb.MLP) and str(loaded) == str(model) and not loaded.training
     model.eval()
-    assert torch.equal(loaded(small_split.x_val[:10]), model(small_split.x_val[:10]))
+    x = small_split.x_val[:10].cpu()
+    assert torch.equal(loaded(x), model.cpu()(x))
     assert "no such checkpoint" in refused(tmp_path / "missing.pt")
     truncated = tmp_path / "cut.pt"
     truncated.write_bytes(path.read_bytes()[:2000])
@@ -51,12 +65,33 @@ def test_round_trip_and_bad_cases(tmp_path, small_split, saved):
     mismatched = tmp_path / "mismatch.pt"
     torch.save(blob, mismatched)
     assert "do not match the config" in refused(mismatched)
+    blob["config"]["hidden"] = [65536, 65536]  # declared far beyond the weights: refused before it is built
+    torch.save(blob, mismatched)
+    message = refused(mismatched)
+    assert "do not match the config (25,914 stored values for a model of 4,347,396,106 parameters)" in message
+    for field, value, problem in [("norm", "os.system", "norm must be one of LayerNorm, BatchNorm1d"),
+                                  ("dropout", 1.5, "dropout must be in [0, 1)"),
+                                  ("schedule", "onecycle", "unknown config field(s): schedule")]:
+        blob = torch.load(path, weights_only=True)
+        blob["config"][field] = value
+        torch.save(blob, mismatched)
+        assert f"bad config in checkpoint ({problem}" in refused(mismatched)
+
+
+def test_the_config_is_stored_as_plain_data(nb):
+    cfg = nb.Config(hidden=(8, 4), norm=nn.BatchNorm1d, optimizer="adam")
+    plain = config_to_dict(cfg)
+    assert plain["hidden"] == [8, 4] and plain["norm"] == "BatchNorm1d"
+    assert all(isinstance(v, (int, float, str, list, type(None))) for v in plain.values())
+    assert config_from_dict(plain, nb) == cfg
+    assert config_to_dict(nb.Config())["norm"] is None
 
 
 @contextlib.contextmanager
 def repacked(source, target):
     """A deflated copy of the checkpoint source at target, open for more members."""
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+    # compresslevel 1: the fastest, and a gigabyte of zeros still packs into a few MB
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
         for info in src.infolist():
             out.writestr(info.filename, src.read(info))
         yield out
@@ -70,7 +105,7 @@ def test_a_zip_bomb_is_refused_before_anything_is_unpacked(tmp_path, saved):
         chunk = bytes(1 << 24)
         for _ in range(MAX_BYTES // len(chunk) + 1):
             member.write(chunk)
-    assert bomb.stat().st_size < 5_000_000
+    assert bomb.stat().st_size < 10_000_000
     message = refused(bomb)
     assert "refused before loading" in message and "unpacks to 1,090" in message
 

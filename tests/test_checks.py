@@ -4,11 +4,12 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_TEST, SAMPLE_TRAIN
 
-from mnist_assignment import checks
+from mnist_assignment import checks, data, records, system
 
 GOOD = dict(DATA=checks.DEFAULT_DATA, QUICK=False, SEEDS=3, EPOCHS=20, WORKERS=None,
             TEAM="id1_id2_id3", NAMES="", COURSE="Deep learning")
@@ -18,8 +19,10 @@ GOOD = dict(DATA=checks.DEFAULT_DATA, QUICK=False, SEEDS=3, EPOCHS=20, WORKERS=N
 def folder(tmp_path, monkeypatch):
     """A notebook's folder with Kaggle-style files in data/ (the sample's)."""
     (tmp_path / "data").mkdir()
-    shutil.copy(SAMPLE_TRAIN, tmp_path / "data" / "train.csv.gz")
-    shutil.copy(SAMPLE_TEST, tmp_path / "data" / "test.csv.gz")
+    for source, name in ((SAMPLE_TRAIN, "train.csv.gz"), (SAMPLE_TEST, "test.csv.gz")):
+        data.load_digits(source)  # its binary cache, made once: copied with the file (mtime kept), it holds
+        shutil.copy2(source, tmp_path / "data" / name)
+        shutil.copy2(data._cache_path(source), data._cache_path(tmp_path / "data" / name))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -62,6 +65,7 @@ def test_the_default_finds_the_data_and_says_why(folder, capsys):
     run = checks.check_run(**GOOD)
     out = capsys.readouterr().out
     assert run.train.as_posix() == "data/train.csv.gz" and run.test.as_posix() == "data/test.csv.gz"
+    assert run.figures == Path("figures") and (run.quick, run.seeds, run.epochs) == (False, 3, 20)
     assert out.startswith("data: data/train.csv.gz, 8,000 labelled rows (as DATA says)\n")
     assert "test: data/test.csv.gz, 2,000 digits (section 7.8 writes submission.csv)" in out
     os.rename("data/train.csv.gz", "data/train.csv")
@@ -91,9 +95,59 @@ def test_a_bad_test_file_costs_only_the_submission(folder, capsys):
     assert checks.check_run(**GOOD).test_problem == "no test.csv next to data/train.csv.gz"
 
 
+def test_a_quick_run_says_so_first_and_writes_apart_from_the_committed_figures(folder, capsys):
+    run = checks.check_run(**{**GOOD, "QUICK": True})
+    first, *rest = capsys.readouterr().out.splitlines()
+    assert first == ("QUICK smoke run (1 seed, 2 epochs a run): checks that everything runs; the numbers are not "
+                     "the report's, and the text below describes the full run (QUICK = False). Figures go to "
+                     "build/quick/figures/.")
+    assert rest[0].startswith("data: data/train.csv.gz, 8,000 labelled rows")
+    assert run.figures == Path("build/quick/figures") and run.figures.parts[0] == "build"
+    assert "build/" in (Path(__file__).parent.parent / ".gitignore").read_text().splitlines()  # never committed
+    assert (run.quick, run.seeds, run.epochs) == (True, 1, 2)  # whatever SEEDS and EPOCHS say
+    assert not Path("figures").exists() and not Path("build").exists()  # nothing written before the run saves
+
+
+def test_the_record_is_what_the_kernel_runs_and_outside_a_notebook_nothing_is_displayed(folder, capsys):
+    run = checks.check_run(**{**GOOD, "QUICK": True, "SEEDS": 5})
+    assert run.record() == {"quick": True, "seeds": 1, "epochs": 2, "data": "data/train.csv.gz", "rows": 8000,
+                            "sha256": run.source.sha256}
+    assert len(run.source.sha256) == 64 and "mnist-run" not in capsys.readouterr().out
+    assert records.show(records.RUN, run.record()) is False  # no kernel here: nothing to keep it in
+    full = checks.check_run(**{**GOOD, "SEEDS": 5, "EPOCHS": 7}).record()
+    assert (full["quick"], full["seeds"], full["epochs"]) == (False, 5, 7)
+
+
 def test_folders_the_run_writes_must_be_writable(folder):
     (folder / "figures").write_text("not a folder")
     assert problems() == ["figures/: a file is in the way of the folder the run writes; move it away"]
+    with pytest.raises(checks.CheckError):  # a QUICK run writes elsewhere: the full run's folder is not its concern
+        checks.check_run(**{**GOOD, "QUICK": True, "DATA": "nowhere.csv"})
+    assert checks.folder_problems(checks.QUICK_FIGURES) == []
+    (folder / "build").write_text("not a folder")
+    assert checks.folder_problems(checks.QUICK_FIGURES) == [
+        "build/: a file is in the way of the folder the run writes; move it away"]
+    (folder / "build").unlink()
+    (folder / "build" / "quick").mkdir(parents=True)
+    (folder / "build" / "quick" / "figures").write_text("")
+    assert checks.folder_problems(checks.QUICK_FIGURES)[0].startswith("build/quick/figures/: a file is in the way")
+    (folder / "submission.csv").mkdir()
+    assert checks.folder_problems(checks.FIGURES)[-1] == (
+        "submission.csv: a folder is in the way of the file section 7.8 writes; move it away")
+
+
+def test_names_no_installed_font_can_print_are_refused_before_anything_runs(folder, monkeypatch):
+    monkeypatch.setattr(system, "fontconfig_decides", lambda: True)
+    monkeypatch.setattr(system, "uncovered", lambda text: [c for c in text if c in "李华"])
+    assert problems(NAMES="Ada Lovelace, 李华") == [
+        "NAMES = 'Ada Lovelace, 李华': no installed font has 李, 华, so the PDF would print empty boxes: install one "
+        "that does (Debian/Ubuntu: sudo apt-get install fonts-noto-cjk), then run again"]
+    assert not (folder / ".lock").exists()
+    checks.check_run(**{**GOOD, "NAMES": "Ada Lovelace, José"})  # covered: no word
+    monkeypatch.setattr(system, "uncovered", lambda text: None)  # no fc-list to ask
+    assert problems(NAMES="李华") == [
+        "NAMES = '李华': cannot tell whether the PDF can print 李, 华: fontconfig's fc-list is not installed to ask "
+        "(Debian/Ubuntu: sudo apt-get install fontconfig fonts-noto-cjk)"]
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes to read-only folders")

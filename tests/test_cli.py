@@ -1,6 +1,8 @@
 import csv
 import hashlib
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,9 @@ import pytest
 from conftest import SAMPLE_TEST, SAMPLE_TRAIN, write
 
 from mnist_assignment.cli import main
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args):
@@ -43,12 +48,35 @@ def test_check_data_rejects_a_bad_file_in_one_line(tmp_path, sample_lines):
     ["check-data"],
     ["check-data", "x.csv", "--kind", "both"],
     ["train", "--data", "x.csv"],
+    ["train", "--data", "x.csv", "--out", "o", "--optimizer", "adamw"],
+    ["train", "--data", "x.csv", "--out", "o", "--preset", "cnn"],
+    ["train", "--data", "x.csv", "--out", "o", "--lr", "nan", "--dropout", "1"],
+    ["sweep", "lr", "--data", "x.csv"],
     ["frobnicate"],
 ])
 def test_bad_arguments_exit_2_in_one_line(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.count("\n") == 1
+
+
+def test_out_of_range_arguments_are_named_before_any_data_is_read(tmp_path, cli):
+    result = cli("train", "--data", tmp_path / "missing.csv", "--out", tmp_path / "o", "--lr", "nan", "--dropout",
+                 "1", "--hidden", "0", "8", "--momentum", "0.5", "--optimizer", "adam", "--seed", "-1")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    for message in ("--lr must be positive", "--hidden widths must be in 1..65,536, got 0 8",
+                    "--dropout must be in [0, 1)", "--momentum applies to --optimizer sgd only", "--seed must be in"):
+        assert message in result.stderr
+    assert "missing.csv" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_the_defaults_are_the_notebooks_baseline(nb):
+    from mnist_assignment.cli import DEFAULTS, build_parser, config_from_args
+
+    baseline = nb.Config()
+    assert DEFAULTS == {k: list(v) if k == "hidden" else v for k, v in vars(baseline).items() if k != "norm"}
+    args = build_parser().parse_args(["train", "--data", "d", "--out", "o"])
+    assert config_from_args(args, nb) == baseline
 
 
 def test_train_then_predict_writes_kaggle_files(tmp_path, cli):
@@ -58,11 +86,12 @@ def test_train_then_predict_writes_kaggle_files(tmp_path, cli):
     assert result.returncode == 0, result.stderr
     assert "bundled sample" in result.stdout
     history = json.loads((out / "history.json").read_text())
-    assert [e["epoch"] for e in history["epochs"]] == [1, 2]
-    assert set(history["epochs"][0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc",
-                                         "seconds"}
-    assert history["config"]["hidden"] == [32, 16]
-    assert result.stdout.count("epoch ") >= 2 and "done:" in result.stdout
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2] and history["diverged"] is False
+    assert set(history["epochs"][0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"}
+    assert history["config"]["hidden"] == [32, 16] and history["config"]["norm"] is None
+    assert history["data"]["rows"] == 8000 and history["epochs"][-1]["val_acc"] > 0.5  # chance: 0.1
+    assert result.stdout.count("epoch ") >= 2 and "done: 2 epochs" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["history.json", "model.pt"]  # no temp file, no lock
     sub = tmp_path / "submission.csv"
     result = cli("predict", "--model", out / "model.pt", "--data", SAMPLE_TEST, "--out", sub)
     assert result.returncode == 0, result.stderr
@@ -72,6 +101,7 @@ def test_train_then_predict_writes_kaggle_files(tmp_path, cli):
     assert len(rows) == 2001
     assert [int(r[0]) for r in rows[1:]] == list(range(1, 2001))
     assert all(0 <= int(r[1]) <= 9 for r in rows[1:])
+    assert len({r[1] for r in rows[1:]}) == 10  # a trained model, not a constant answer
     # a train file is not a test file; a missing model is one clean line
     bad = cli("predict", "--model", out / "model.pt", "--data", SAMPLE_TRAIN, "--out", sub)
     assert bad.returncode == 2 and "unexpected column label" in bad.stderr
@@ -80,67 +110,32 @@ def test_train_then_predict_writes_kaggle_files(tmp_path, cli):
     assert "Traceback" not in bad.stderr + missing.stderr
 
 
-def test_flags_override_the_preset():
-    from mnist_assignment.cli import build_parser, config_from_args
-
-    args = build_parser().parse_args(["train", "--data", "d", "--out", "o", "--preset", "best-mlp",
-                                      "--lr", "0.5", "--epochs", "3"])
-    cfg = config_from_args(args)
-    assert cfg.lr == 0.5 and cfg.epochs == 3 and cfg.hidden == (1024, 1024)
-
-
-def test_sweep_prints_the_summary_table(tmp_path, cli, small_train_csv):
-    result = cli("sweep", "regularization", "--data", small_train_csv, "--seeds", "1", "--epochs", "1",
-                 "--out", tmp_path / "results", "--workers", "2")
-    assert result.returncode == 0, result.stderr
-    # four runs on two workers, one progress line each as it finishes
-    assert "training 4 runs for 4 results on 2 workers" in result.stdout
-    progress = [line for line in result.stdout.splitlines() if line.startswith("[")]
-    assert [line.split()[0] for line in progress] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
-    assert all(line.split()[1] == "regularization" and " val acc " in line for line in progress)
-    assert "final val acc %" in result.stdout
-    assert "dropout 0.2 + LayerNorm" in result.stdout
-    assert len(list((tmp_path / "results" / "regularization").glob("*.json"))) == 4
-    bad = cli("sweep", "colour", "--data", SAMPLE_TRAIN)
-    assert bad.returncode == 2 and "invalid choice" in bad.stderr
-
-
-def test_train_numpy_mlp(tmp_path, cli):
-    result = cli("train", "--model", "numpy-mlp", "--data", SAMPLE_TRAIN, "--out", tmp_path, "--epochs", "2",
-                 "--hidden", "32", "16", "--lr", "0.05")
-    assert result.returncode == 0, result.stderr
-    history = json.loads((tmp_path / "history.json").read_text())
-    assert history["config"]["model"] == "numpy-mlp" and len(history["epochs"]) == 2
-    assert history["epochs"][-1]["val_acc"] > 0.8
-    assert (tmp_path / "model.npz").exists()
-    bad = cli("train", "--model", "numpy-mlp", "--data", SAMPLE_TRAIN, "--out", tmp_path, "--optimizer", "adam")
-    assert bad.returncode == 2 and "plain SGD" in bad.stderr
-
-
-def test_a_cnn_with_test_time_shifts_predicts_with_them(tmp_path, cli, small_train_csv):
+def test_train_runs_the_notebooks_train_with_the_flags_it_is_given(tmp_path, cli, nb, small_train_csv):
+    """The command's history and weights are those of the notebook's train(Config(...)) on the same split."""
     import torch
 
-    from mnist_assignment.augment import as_it_predicts
     from mnist_assignment.checkpoints import load_checkpoint
     from mnist_assignment.data import load_digits
-    from mnist_assignment.loader import normalise
-    from mnist_assignment.training import predict
 
-    out = tmp_path / "cnn"
-    result = cli("train", "--data", small_train_csv, "--out", out, "--preset", "cnn", "--epochs", "1")
+    out = tmp_path / "run"
+    flags = ["--epochs", "2", "--hidden", "24", "12", "--dropout", "0.1", "--layernorm", "--optimizer", "adam",
+             "--lr", "0.002", "--batch-size", "50", "--seed", "4"]
+    result = cli("train", "--data", small_train_csv, "--out", out, *flags)
     assert result.returncode == 0, result.stderr
-    history = json.loads((out / "history.json").read_text())
-    assert history["config"]["tta"] == 1 and 0 <= history["tta_val_acc"] <= 1
-    assert "with test-time shifts" in result.stdout and "9 shifted views" in result.stdout
-    sub = tmp_path / "submission.csv"
-    assert cli("predict", "--checkpoint", out / "model.pt", "--data", SAMPLE_TEST, "--out", sub).returncode == 0
-    with open(sub) as f:
-        written = [int(r[1]) for r in list(csv.reader(f))[1:]]
-    model, cfg, mean, std = load_checkpoint(out / "model.pt")
-    x = normalise(load_digits(SAMPLE_TEST, kind="test")[0], mean, std)
-    with torch.no_grad():
-        assert written == predict(as_it_predicts(model, cfg, -mean / std), x).tolist()
-        assert written != predict(model, x).tolist()  # one epoch on 2,000 digits: the views change some labels
+    cfg = nb.Config(epochs=2, hidden=(24, 12), dropout=0.1, norm=torch.nn.LayerNorm, optimizer="adam", lr=0.002,
+                    batch_size=50, seed=4)
+    images, labels = load_digits(small_train_csv)
+    train_set, val_set, (mean, std), _ = nb.split_data(images, labels)
+    model, history = nb.train(cfg, train_set, nb.make_loader(val_set, 1000))
+    written = json.loads((out / "history.json").read_text())["epochs"]
+    for mine, theirs in zip(written, history, strict=True):
+        assert {k: mine[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc")} == \
+            {k: theirs[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc")}
+    loaded, loaded_cfg, loaded_mean, loaded_std = load_checkpoint(out / "model.pt")
+    assert loaded_cfg == cfg and (loaded_mean, loaded_std) == (mean, std)
+    model.eval()
+    x = val_set.tensors[0][:20].cpu()
+    assert torch.equal(loaded(x), model.cpu()(x))
 
 
 def test_predict_refuses_to_overwrite_its_inputs(tmp_path, cli, small_train_csv):
@@ -170,8 +165,10 @@ def test_help_and_argument_errors_do_not_load_torch():
 
 def test_a_diverged_model_is_not_served(tmp_path, cli, small_train_csv):
     out = tmp_path / "run"
-    trained = cli("train", "--data", small_train_csv, "--out", out, "--epochs", "1", "--hidden", "16", "--lr", "1e9")
+    trained = cli("train", "--data", small_train_csv, "--out", out, "--epochs", "3", "--hidden", "16", "--lr", "1e9")
     assert trained.returncode == 0 and "DIVERGED" in trained.stdout
+    history = json.loads((out / "history.json").read_text())  # plain JSON: null where the numbers blew up
+    assert history["diverged"] is True and len(history["epochs"]) < 3
     result = cli("predict", "--checkpoint", out / "model.pt", "--data", SAMPLE_TEST, "--out", tmp_path / "s.csv")
     assert result.returncode == 2 and "diverged" in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "s.csv").exists()
@@ -183,3 +180,22 @@ def test_an_unusable_out_is_refused_before_training(tmp_path, cli):
     result = cli("train", "--data", SAMPLE_TRAIN, "--out", afile, "--epochs", "1")
     assert result.returncode == 2 and "is a file" in result.stderr and "epoch" not in result.stdout
     assert afile.read_text() == "x"
+
+
+def test_sigterm_during_training_says_interrupted_and_leaves_nothing(tmp_path, small_train_csv):
+    """`kill PID` ends a run as Ctrl-C does: 'interrupted', exit 130, no half-written file, no lock."""
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_assignment", "train", "--data", str(small_train_csv),
+                             "--out", str(out), "--epochs", "5000", "--hidden", "16"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1"))
+    try:
+        for line in proc.stdout:  # training has started once the first epoch is logged
+            if line.startswith("epoch"):
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err[-500:]
+    assert "Traceback" not in err and list(out.iterdir()) == []

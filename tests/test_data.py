@@ -3,12 +3,10 @@ import os
 
 import numpy as np
 import pytest
-import torch
 from conftest import SAMPLE_TEST, SAMPLE_TRAIN, write
 
 from mnist_assignment import data
 from mnist_assignment.data import DataError, load_digits
-from mnist_assignment.loader import make_loader, prepare, stratified_split
 
 
 def cells(line):
@@ -112,6 +110,20 @@ def test_header_problems(tmp_path, sample_lines):
     expect(write(tmp_path / "extra.csv", extra), "header: unexpected column colour")
 
 
+@pytest.mark.parametrize("kind", ["train", "test", None])
+def test_a_file_without_its_header_is_named_as_such(tmp_path, sample_lines, kind):
+    """Saved with header=False: line 1 is a row of numbers, not a header whose columns repeat."""
+    rows = sample_lines[1:] if kind != "test" else [line.split(",", 1)[1] for line in sample_lines[1:]]
+    path = write(tmp_path / f"{kind or 'digits'}.csv", rows)
+    text = expect(path, "line 1 is data, not a header", kind=kind)
+    wanted = "test" if kind == "test" else "train"  # kind None: told by the row's width (785: a train file)
+    header = '"pixel0,...,pixel783"' if wanted == "test" else '"label,pixel0,...,pixel783"'
+    assert text == f"{path}: line 1 is data, not a header: a Kaggle {wanted}.csv starts with {header}"
+    odd = write(tmp_path / "odd.csv", [",".join(cells(line)[:10]) for line in sample_lines[1:]])
+    assert expect(odd, "line 1 is data").endswith('a Kaggle train.csv starts with "label,pixel0,...,pixel783", '
+                                                  'a test.csv with "pixel0,...,pixel783"')
+
+
 def test_kind_mismatch(tmp_path):
     expect(SAMPLE_TEST, "missing column label", kind="train")
     expect(SAMPLE_TRAIN, "unexpected column label", kind="test")
@@ -186,55 +198,11 @@ def test_cache_with_forged_arrays_is_not_trusted(tmp_path, sample_lines):
     assert load_digits(path)[0][0, 0] == images[0, 0]
 
 
-def test_stratified_split_is_fixed_and_proportional(sample):
+def test_the_leakage_count_is_about_the_notebooks_own_split(nb, sample):
+    """data.problems says which copies cross the 80/20 split without loading torch: the rows it takes for
+    validation are those of the notebook's split_data."""
     images, labels = sample
-    a = stratified_split(labels, seed=0)
-    b = stratified_split(labels, seed=0)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    train_rows, val_rows = a
-    assert sorted(np.concatenate(a).tolist()) == list(range(len(labels)))  # every row once
-    y_va = labels[val_rows]
-    assert len(y_va) == len(labels) // 5
-    for digit in range(10):
-        expected = (labels == digit).sum() * 0.2
-        assert abs((y_va == digit).sum() - expected) <= 1
-
-
-def test_the_split_keeps_its_validation_rows(sample):
-    images, labels = sample
-    split = prepare(images[:2000], labels[:2000])
-    assert torch.equal(split.y_val, torch.from_numpy(labels[split.val_index]))
-    rows = images[split.val_index].astype(np.float32) / 255
-    assert torch.allclose(split.x_val, torch.from_numpy((rows - split.mean) / split.std), atol=1e-5)
-
-
-def test_the_loader_applies_its_transform_to_each_batch(small_split):
-    x, y = small_split.x_train, small_split.y_train
-    plain = next(iter(make_loader(x, y, batch_size=64, seed=3)))
-    moved = next(iter(make_loader(x, y, batch_size=64, seed=3, transform=lambda xb: xb + 1)))
-    assert torch.equal(moved[0], plain[0] + 1) and torch.equal(moved[1], plain[1])
-
-
-def test_normalisation_uses_training_statistics(sample):
-    images, labels = sample
-    split = prepare(images, labels)
-    assert abs(split.x_train.mean().item()) < 1e-4
-    assert abs(split.x_train.std().item() - 1) < 1e-3
-    assert 0.12 < split.mean < 0.14 and 0.29 < split.std < 0.32
-    assert split.x_train.dtype == torch.float32 and split.x_train.shape[1] == 784
-
-
-def test_loader_yields_whole_shuffled_batches_reproducibly(small_split):
-    x, y = small_split.x_train, small_split.y_train
-    loader = make_loader(x, y, batch_size=64, seed=3)
-    assert isinstance(loader, torch.utils.data.DataLoader)
-    epoch1 = [yb for _, yb in loader]
-    epoch2 = [yb for _, yb in loader]
-    assert len(epoch1) == len(loader) == -(-len(y) // 64)
-    assert sum(len(b) for b in epoch1) == len(y)
-    assert not torch.equal(torch.cat(epoch1), torch.cat(epoch2))  # reshuffled each epoch
-    assert torch.equal(torch.sort(torch.cat(epoch1)).values, torch.sort(y).values)
-    again = [yb for _, yb in make_loader(x, y, batch_size=64, seed=3)]
-    assert all(torch.equal(a, b) for a, b in zip(epoch1, again))
-    xb, yb = next(iter(loader))
-    assert xb.shape == (64, 784) and yb.shape == (64,)
+    rows = data.validation_rows(labels[:2000])
+    assert np.array_equal(rows, nb.split_data(images[:2000], labels[:2000])[3])
+    assert np.array_equal(data.validation_rows(labels[:2000], seed=1),
+                          nb.split_data(images[:2000], labels[:2000], seed=1)[3])

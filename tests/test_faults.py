@@ -1,21 +1,16 @@
 """Faults and bad inputs a careless or unlucky user hits: one clear line, nothing lost or half-written."""
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
-from dataclasses import replace
 
+import nbformat
 import numpy as np
 import pytest
 from conftest import SAMPLE_TRAIN
 
 from mnist_assignment import data, files
-from mnist_assignment.config import BASELINE
-from mnist_assignment.runner import run_configs
-from mnist_assignment.store import ResultStore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,7 +25,7 @@ def csv_of(images, labels, path):
 @pytest.mark.parametrize("args, message", [
     (["--lr", "inf"], "lr must be positive"),
     (["--lr", "1e300"], "lr must be positive"),
-    (["--hidden", "100000000"], "at most 65,536"),
+    (["--hidden", "100000000"], "must be in 1..65,536"),
     (["--seed", "99999999999999999999"], "seed must be in"),
 ])
 def test_out_of_range_arguments_are_one_line(tmp_path, cli, args, message):
@@ -125,74 +120,84 @@ def test_on_windows_liveness_is_asked_without_sending_a_signal(monkeypatch):
     assert kernel32.closed == [10, 11]
 
 
-def test_a_broken_stored_result_is_retrained_and_said(tmp_path, sample):
-    images, labels = sample
-    cfg = replace(BASELINE, hidden=(8,), epochs=1, batch_size=256)
-    store = ResultStore(tmp_path)
-    run_configs([("lr", 0.01, cfg)], images[:500], labels[:500], "sha", store, reuse=True, workers=1,
-                log=lambda m: None)
-    (stored,) = list(tmp_path.glob("lr/*.json"))
-    for broken in ({"history": None}, {"history": {"epochs": []}}):
-        blob = json.loads(stored.read_text())
-        blob.update(broken)
-        stored.write_text(json.dumps(blob))
-        logs = []
-        again = run_configs([("lr", 0.01, cfg)], images[:500], labels[:500], "sha", store, reuse=True,
-                            workers=1, log=logs.append)
-        assert any("training it again" in m for m in logs) and len(again[0].epochs) == 1
-
-
-def sweep_process(tmp_path, data, **kw):
-    return subprocess.Popen([sys.executable, "-m", "mnist_assignment", "sweep", "batch_size",
-                             "--data", str(data), "--seeds", "3", "--out", str(tmp_path / "r"),
-                             "--workers", "2"],
+def train_process(tmp_path, data):
+    return subprocess.Popen([sys.executable, "-m", "mnist_assignment", "train", "--data", str(data),
+                             "--out", str(tmp_path / "o"), "--epochs", "500"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1"), start_new_session=True,
-                            **kw)
+                            env=dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1"), start_new_session=True)
 
 
 def wait_until_training(proc):
-    for line in proc.stdout:  # the workers are training once the first task is in (6 of 7 still to come)
-        if line.startswith("[1/"):
+    for line in proc.stdout:  # training once the first epoch is in (499 still to come)
+        if line.startswith("epoch  1/"):
             return
-    pytest.fail(f"the sweep ended before its first task: {proc.stderr.read()[-500:]}")
+    pytest.fail(f"the command ended before its first epoch: {proc.stderr.read()[-500:]}")
 
 
-def assert_interrupted_and_gone(proc):
+def assert_interrupted_and_clean(proc, out):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err[-500:]
     assert "Traceback" not in err
-    with pytest.raises(ProcessLookupError):  # no worker left behind in the sweep's process group
-        for _ in range(50):
-            os.killpg(proc.pid, 0)
-            time.sleep(0.1)
+    assert sorted(p.name for p in out.iterdir()) == []  # no model, history, temp file or lock left behind
 
 
-def test_sigterm_during_a_sweep_says_interrupted_and_stops_the_workers(tmp_path, small_train_csv):
-    proc = sweep_process(tmp_path, small_train_csv)
+def test_kill_midway_says_interrupted_and_leaves_nothing(tmp_path, small_train_csv):
+    """`kill PID` from another process, as Ctrl-C: one word, exit 130, the folder as it was."""
+    proc = train_process(tmp_path, small_train_csv)
     wait_until_training(proc)
-    os.kill(proc.pid, signal.SIGTERM)  # `kill PID`: the command alone, not its workers
-    assert_interrupted_and_gone(proc)
+    os.kill(proc.pid, signal.SIGTERM)
+    assert_interrupted_and_clean(proc, tmp_path / "o")
 
 
-def test_ctrl_c_during_a_sweep_says_interrupted(tmp_path, small_train_csv):
-    # as from a terminal: a job started in the background by a script (CI) inherits SIGINT ignored,
-    # and Python then never turns Ctrl-C into KeyboardInterrupt
-    proc = sweep_process(tmp_path, small_train_csv, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    wait_until_training(proc)
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole group, workers included
-    assert_interrupted_and_gone(proc)
+def test_ctrl_c_midway_says_interrupted_and_leaves_nothing(tmp_path, small_train_csv, cli, monkeypatch):
+    """Ctrl-C during the first epoch (sent from inside the command's own progress line, so that it lands
+    while the command runs): the same word, exit status and empty folder."""
+    import builtins
+
+    from mnist_assignment import cli as commands
+
+    def print_then_ctrl_c(*args, **kwargs):
+        builtins.print(*args, **kwargs)
+        if args and str(args[0]).startswith("epoch  1/"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(commands, "print", print_then_ctrl_c, raising=False)
+    # Python turns SIGINT into KeyboardInterrupt unless started with it ignored (a background job of a script)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = cli("train", "--data", small_train_csv, "--out", tmp_path / "o", "--epochs", "500")
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert result.returncode == 130 and result.stderr.strip().splitlines()[-1] == "interrupted", result.stderr
+    assert "epoch  1/500" in result.stdout and "epoch  3/500" not in result.stdout
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == []
 
 
-def test_a_failing_report_is_one_line(tmp_path, cli, sample):
+FAILING = """import numpy as np
+
+digits = np.zeros((5, 784))
+digits[5]  # an IndexError, as a cell that fails halfway through a run"""
+
+
+def test_a_failing_report_is_one_line(tmp_path, cli, monkeypatch):
+    """A notebook that fails in a section: one line naming it, the trace in report.log (no ANSI colours)."""
     from mnist_assignment import report
 
-    images, labels = sample
-    path = csv_of(images[:5], labels[:5], tmp_path / "five.csv")
-    result = cli("--data", path, "--out", tmp_path / "out", "--no-pdf", entry=report.main)
+    cells = [nbformat.v4.new_markdown_cell("# A report"),
+             nbformat.v4.new_code_cell("DATA = 'data/train.csv.gz'\nQUICK = False", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_markdown_cell("## 2. Training"),
+             nbformat.v4.new_code_cell(FAILING)]
+    notebook = tmp_path / "mnist_assignment.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), notebook)
+    monkeypatch.setattr(report, "NOTEBOOK", notebook)
+    result = cli("--data", SAMPLE_TRAIN, "--out", tmp_path / "out", "--no-pdf", entry=report.main)
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: the notebook failed in section") and "report.log" in last
+    assert last == ("error: the notebook failed in section '2. Training': IndexError: index 5 is out of bounds for "
+                    "axis 0 with size 5 (full trace in report.log)")
     assert "Traceback" not in result.stderr and "\x1b[" not in result.stderr
+    log = (tmp_path / "out" / "report.log").read_text()
+    assert "IndexError" in log and "\x1b[" not in log
+    assert not (tmp_path / "out" / "mnist_assignment.ipynb").exists()  # no half-run notebook written
     epochs = cli("--quick", "--epochs", "-1", entry=report.main)
     assert epochs.returncode == 2 and "at least 1" in epochs.stderr

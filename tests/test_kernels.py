@@ -21,21 +21,24 @@ if sys.argv[1] == "torch-used-first":
 import mnist_assignment
 import torch
 from dataclasses import replace
-from mnist_assignment import data, kernels, loader, runner, stats, training
-from mnist_assignment.config import BASELINE
+from mnist_assignment import data, kernels, notebook_code, stats
 CHILD = "import json, os, torch; print(json.dumps(torch.backends.cpu.get_cpu_capability()))"
 child = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, check=True)
 out = {"env": {k: os.environ.get(k) for k in kernels.PINS}, "status": kernels.status(),
        "capability": torch.backends.cpu.get_cpu_capability(), "child_capability": json.loads(child.stdout)}
+torch.set_num_threads(1)  # as the notebook trains
 images, labels = data.load_digits(data.SAMPLE_DIR / "train.csv.gz")
-images, labels = images[:1500], labels[:1500]
-base = replace(BASELINE, hidden=(32, 16), epochs=2)
+nb = notebook_code.load()
+train_set, val_set, _, _ = nb.split_data(images[:1500], labels[:1500])
+val_loader = nb.make_loader(val_set, 1000)
+base = nb.Config(hidden=(32, 16), epochs=2)
 if "fit" in sys.argv[2:]:
-    _, history = training.run(replace(base, batch_size=32), loader.prepare(images, labels))
-    out["losses"] = [e["val_loss"] for e in history.epochs]
-if "study" in sys.argv[2:]:
-    runs = runner.run_studies(["lr"], images, labels, "tiny", seeds=3, base=base, workers=1, log=lambda m: None)
-    best, ties, beaten = stats.ranking(stats.summarise(runs["lr"]))
+    _, history = nb.train(replace(base, batch_size=32), train_set, val_loader)
+    out["losses"] = [e["val_loss"] for e in history]
+if "study" in sys.argv[2:]:  # the notebook's learning-rate study, on seeds 0-2
+    runs = {lr: [nb.train(replace(base, lr=lr, seed=seed), train_set, val_loader)[1] for seed in range(3)]
+            for lr in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)}
+    best, ties, beaten = stats.ranking(stats.summarise(runs))
     out["ranking"] = [best, sorted(ties), sorted(beaten)]
 print(json.dumps(out))
 """

@@ -1,4 +1,4 @@
-"""make submission zips a matching pair: a finished full run and the PDF printed from it."""
+"""make submission zips a matching pair: a finished full run, as its record says, and the PDF printed from it."""
 
 import os
 import re
@@ -10,25 +10,73 @@ import nbformat
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from mnist_assignment import report, submission
+from mnist_assignment import records, report, submission, system, team
+
+PARAMETERS = """DATA = 'data/train.csv.gz'  # Kaggle's train.csv
+QUICK = False  # True: a smoke run
+SEEDS = 3
+EPOCHS = 20
+WORKERS = None
+TEAM = "id1_id2_id3"  # the team's ids joined by "_"
+NAMES = ""  # the team members' names
+COURSE = "Deep learning\""""
+CHECKS = """from mnist_assignment import checks
+
+RUN = checks.check_run(DATA=DATA, QUICK=QUICK, SEEDS=SEEDS, EPOCHS=EPOCHS, WORKERS=WORKERS, TEAM=TEAM,
+                       NAMES=NAMES, COURSE=COURSE)"""
+TITLE = """from datetime import date
+
+from IPython.display import Markdown, display
+
+from mnist_assignment.team import title_block
+
+display(Markdown(title_block(TEAM, NAMES, COURSE, f"{date.today():%d %B %Y}")))"""
+FULL = {"quick": False, "seeds": 3, "epochs": 20, "data": "data/train.csv.gz", "rows": 42000, "sha256": "0" * 64}
 
 
-def executed(nb):
-    """The project's notebook as if every code cell had run (one line of output each)."""
+def cells():
+    """A notebook shaped like the project's: title, parameters, the checks cell, the title block, sections."""
+    return [nbformat.v4.new_markdown_cell("# Handwritten digits"),
+            nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell(CHECKS),
+            nbformat.v4.new_code_cell(TITLE, metadata={"tags": ["remove-input"]}),
+            nbformat.v4.new_markdown_cell("## 1. Data preparation\n\nThe digits, loaded and checked."),
+            nbformat.v4.new_code_cell('print(f"validation accuracy {0.9731:.2%}")'),
+            nbformat.v4.new_markdown_cell("## 5. Analysis"),
+            nbformat.v4.new_code_cell("STUDIES = ['lr', 'batch_size']\nprint(STUDIES)"),
+            nbformat.v4.new_markdown_cell("## 8. Conclusions"),
+            nbformat.v4.new_code_cell("QUICK, SEEDS")]
+
+
+def executed(record=FULL):
+    """That notebook as if every code cell had run: a line of output each, the checks cell's record of the run,
+    the title block."""
+    nb = nbformat.v4.new_notebook(cells=cells())
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
+        if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"cell {i} ran\n")]
+    checks_cell = next(c for c in nb.cells if "check_run(" in c.source)
+    checks_cell.outputs.append(nbformat.v4.new_output("display_data", data={records.RUN: record, "text/plain": ""}))
+    title = next(c for c in nb.cells if "title_block(" in c.source)
+    title.outputs = [nbformat.v4.new_output("display_data", data={
+        "text/markdown": team.title_block(team.PLACEHOLDER, "", "Deep learning", "01 January 2000"),
+        "text/plain": "<IPython.core.display.Markdown object>"})]
     return nb
+
+
+def blank_pdf(path):
+    """A PDF of one blank page: a stand-in for Chromium's print where what is printed is not the test."""
+    writer = PdfWriter()
+    writer.add_blank_page(100, 100)
+    writer.write(path)
 
 
 @pytest.fixture
 def root(tmp_path):
     """A project folder with an executed notebook and a PDF stamped from it (a blank page: no browser)."""
-    nb = executed(nbformat.read(report.NOTEBOOK, as_version=4))
+    nb = executed()
     nbformat.write(nb, tmp_path / "mnist_assignment.ipynb")
-    writer = PdfWriter()
-    writer.add_blank_page(100, 100)
-    writer.write(tmp_path / "report.pdf")
+    blank_pdf(tmp_path / "report.pdf")
     report.stamp_pdf(tmp_path / "report.pdf", report.notebook_digest(nb))
     return tmp_path
 
@@ -54,9 +102,33 @@ def test_a_matching_finished_full_run_passes_even_resaved(root):
     submission.check_pair(root)
 
 
-def test_a_quick_run_is_refused(root):
-    rewrite(root, lambda nb: report.set_parameters(nb, {"QUICK": True}))
-    assert refusal(root).startswith("mnist_assignment.ipynb is a QUICK run (QUICK = True): run `make report`")
+def record_says(**changes):
+    """A change to the notebook: the checks cell's record of the run says changes."""
+    def change(nb):
+        output = next(o for c in nb.cells for o in c.get("outputs", []) if records.RUN in o.get("data", {}))
+        output.data[records.RUN] = {**output.data[records.RUN], **changes}
+
+    return change
+
+
+def test_a_quick_run_is_judged_by_its_record_not_by_the_parameters_cell(root):
+    rewrite(root, record_says(quick=True, seeds=1, epochs=2))
+    assert report.read_parameters(nbformat.read(root / "mnist_assignment.ipynb", as_version=4))["QUICK"] is False
+    assert refusal(root) == ("mnist_assignment.ipynb is a QUICK run (its record of the run: 1 seed, 2 epochs a "
+                             "run), whatever its parameters cell says now: run `make report` for the full run "
+                             "before `make submission`")
+    rewrite(root, record_says(quick=False, seeds=3, epochs=20))
+    rewrite(root, lambda nb: report.set_parameters(nb, {"QUICK": True}))  # edited after the full run
+    assert "QUICK" not in refusal(root)  # what is refused now is only the PDF, printed before the edit
+
+
+def test_a_notebook_without_the_record_of_its_run_is_refused(root):
+    rewrite(root, record_says(quick="no"))
+    assert refusal(root).startswith("mnist_assignment.ipynb: the record of its run is not one this project writes")
+    rewrite(root, lambda nb: [c.update(outputs=[o for o in c.get("outputs", []) if not records.is_hidden(o)])
+                              for c in nb.cells])
+    assert refusal(root) == ("mnist_assignment.ipynb was not executed by this project's checks (its first code cell "
+                             "keeps no record of the run): run `make report` before `make submission`")
 
 
 def test_a_run_that_failed_halfway_is_refused(root):
@@ -70,7 +142,7 @@ def test_a_run_that_failed_halfway_is_refused(root):
 
 
 def test_a_run_that_did_not_reach_the_end_or_never_ran_is_refused(root):
-    rewrite(root, lambda nb: [c.update(outputs=[]) for c in nb.cells[-5:] if c.cell_type == "code"])
+    rewrite(root, lambda nb: [c.update(outputs=[]) for c in nb.cells[-3:] if c.cell_type == "code"])
     assert "did not run to the end" in refusal(root)
     rewrite(root, lambda nb: [c.update(outputs=[]) for c in nb.cells if c.cell_type == "code"])
     assert "has not been run (no outputs)" in refusal(root)
@@ -118,40 +190,25 @@ NB = submission.NOTEBOOK
 TEAM, NAMES = "1234_5678_9012", "A, B, C"
 
 
-def title_cell_source() -> str:
-    """The project notebook's own title-block line, run here as it runs there."""
-    nb = nbformat.read(report.NOTEBOOK, as_version=4)
-    line = next(line for c in nb.cells for line in c.source.splitlines() if "title_block(" in line)
-    return ("from datetime import date\n\nfrom IPython.display import Markdown, display\n\n"
-            f"from mnist_assignment.submission import title_block\n\n{line}")
-
-
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    """A project folder with a small notebook really executed (title, parameters, the title block, a few
-    cells) and its PDF: printed by Chromium when there is one, else a blank page stamped from it."""
+    """A project folder with the small notebook really executed (its checks cell keeps the record of a real
+    full run on the bundled sample) and its PDF: printed by Chromium when there is one, else a blank page
+    stamped from it."""
     folder = tmp_path_factory.mktemp("small") / "project"
     for name in submission.members(report.ROOT):
         if name.as_posix() not in (NB, "report.pdf"):
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(report.ROOT / name, folder / name)
-    project = nbformat.read(report.NOTEBOOK, as_version=4)
-    cells = [project.cells[0], report.parameters_cell(project),
-             nbformat.v4.new_code_cell(title_cell_source(), metadata={"tags": ["remove-input"]}),
-             nbformat.v4.new_markdown_cell("## 1. Data preparation\n\nThe digits, loaded and checked."),
-             nbformat.v4.new_code_cell('print(f"validation accuracy {0.9731:.2%}")'),
-             nbformat.v4.new_code_cell("QUICK, SEEDS")]
-    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=project.metadata), folder / "source.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(cells=cells()), folder / "source.ipynb")
     nb = report.execute(folder / "source.ipynb", folder / NB, {"QUICK": False},
                         about={"data": "a test", "date": "2000-01-01"})
     (folder / "source.ipynb").unlink()
-    assert report.unfinished(nb) is None
+    assert report.unfinished(nb) is None and records.find(nb, records.RUN)[0]["quick"] is False
     if report.find_browser():
         report.export_pdf(nb, folder / "report.pdf")
     else:
-        writer = PdfWriter()
-        writer.add_blank_page(100, 100)
-        writer.write(folder / "report.pdf")
+        blank_pdf(folder / "report.pdf")
         report.stamp_pdf(folder / "report.pdf", report.notebook_digest(nb))
     return folder
 
@@ -173,14 +230,14 @@ def pdf_text(path) -> str:
 
 
 def test_the_placeholder_is_the_parameters_cells_default():
-    assert report.read_parameters(nbformat.read(report.NOTEBOOK, as_version=4))["TEAM"] == submission.PLACEHOLDER
+    assert report.read_parameters(nbformat.read(report.NOTEBOOK, as_version=4))["TEAM"] == team.PLACEHOLDER
 
 
 def test_make_submission_writes_the_team_into_the_title_block_and_the_pdf_and_nothing_else(project, capsys):
     if report.find_browser() is None:
         pytest.skip("no Chromium to print with")
     before = nbformat.read(project / NB, as_version=4)
-    assert submission.title_output(before).data["text/markdown"].startswith(f"**Team:** {submission.PLACEHOLDER}")
+    assert submission.title_output(before).data["text/markdown"].startswith(f"**Team:** {team.PLACEHOLDER}")
     out = project.parent / "out"
     assert submission.main([TEAM, "--names", NAMES, "--out", str(out)], root=project) == 0
     assert "wrote team 1234_5678_9012 (A, B, C) into" in capsys.readouterr().out
@@ -189,7 +246,7 @@ def test_make_submission_writes_the_team_into_the_title_block_and_the_pdf_and_no
     values = report.read_parameters(after)
     assert (values["TEAM"], values["NAMES"]) == (TEAM, NAMES)
     block = submission.title_output(after).data["text/markdown"]
-    when = submission.DATE_LINE.search(submission.title_output(before).data["text/markdown"]).group(1)
+    when = team.DATE_LINE.search(submission.title_output(before).data["text/markdown"]).group(1)
     assert block == f"**Team:** {TEAM} — {NAMES}  \n**Course:** {values['COURSE']}  \n**Date:** {when}"
     # nothing else: every other cell, line, output and the metadata as they were
     assert after.metadata == before.metadata and len(after.cells) == len(before.cells)
@@ -207,7 +264,7 @@ def test_make_submission_writes_the_team_into_the_title_block_and_the_pdf_and_no
             assert new == old
 
     text = pdf_text(project / "report.pdf")
-    assert f"Team: {TEAM} — {NAMES}" in text and submission.PLACEHOLDER not in text
+    assert f"Team: {TEAM} — {NAMES}" in text and team.PLACEHOLDER not in text
     submission.check_pair(project)  # the stamp matches the rewritten notebook
     with zipfile.ZipFile(out / f"{TEAM}.zip") as archive:
         assert archive.read(f"{TEAM}/{NB}") == (project / NB).read_bytes()
@@ -221,22 +278,25 @@ def test_make_submission_writes_the_team_into_the_title_block_and_the_pdf_and_no
 def test_the_placeholder_or_no_team_is_refused_saying_what_to_pass(project, capsys):
     before = files_of(project)
     out = project.parent / "out"
-    for argv in [[], [submission.PLACEHOLDER], ["--names", NAMES]]:
+    for argv in [[], [team.PLACEHOLDER], ["--names", NAMES]]:
         assert submission.main(argv + ["--out", str(out)], root=project) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and f"TEAM is still the placeholder {submission.PLACEHOLDER}" in err, err
+        assert err.count("\n") == 1 and f"TEAM is still the placeholder {team.PLACEHOLDER}" in err, err
         assert 'make submission TEAM=123456789_987654321 NAMES="' in err
     assert files_of(project) == before and list(out.iterdir()) == []
 
 
 def test_a_quick_or_unfinished_run_is_refused_before_the_title_is_written(project, capsys):
-    rewrite(project, lambda nb: report.set_parameters(nb, {"QUICK": True}))
+    """A QUICK run whose parameters cell was set back to QUICK = False afterwards is still a QUICK run."""
+    rewrite(project, record_says(quick=True, seeds=1, epochs=2))
+    assert report.read_parameters(nbformat.read(project / NB, as_version=4))["QUICK"] is False
     before = files_of(project)
     out = project.parent / "out"
     assert submission.main([TEAM, "--out", str(out)], root=project) == 2
-    assert "is a QUICK run" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {NB} is a QUICK run (its record of the run: 1 seed")
     assert files_of(project) == before
-    rewrite(project, lambda nb: report.set_parameters(nb, {"QUICK": False}))
+    rewrite(project, record_says(quick=False))
     rewrite(project, lambda nb: nb.cells[-1].update(outputs=[]))
     before = files_of(project)
     assert submission.main([TEAM, "--out", str(out)], root=project) == 2
@@ -265,6 +325,38 @@ def test_a_failed_print_leaves_the_notebook_and_pdf_as_they_were(project, monkey
     assert files_of(project) == before and list(out.iterdir()) == []
 
 
+def test_names_the_pdf_cannot_print_are_refused_before_anything_is_written(project, monkeypatch, capsys):
+    monkeypatch.setattr(system, "fontconfig_decides", lambda: True)
+    monkeypatch.setattr(system, "uncovered", lambda text: [c for c in dict.fromkeys(text) if c in "李华"])
+    monkeypatch.setattr(system, "can_apt", lambda: False)
+    before, out = files_of(project), project.parent / "out"
+    assert submission.main([TEAM, "--names", "李华, Ada", "--out", str(out)], root=project) == 2
+    assert capsys.readouterr().err == (
+        "error: NAMES = '李华, Ada': no installed font has 李, 华, so the PDF would print empty boxes: install one "
+        "that does (Debian/Ubuntu: sudo apt-get install fonts-noto-cjk), then run again\n")
+    assert files_of(project) == before and list(out.iterdir()) == []
+
+
+def test_as_root_on_debian_the_font_is_installed_announced(project, monkeypatch, capsys):
+    installed, commands = [], []
+
+    def apt_get(command, **kwargs):
+        commands.append(command)
+        installed.extend(command[4:] if command[1] == "install" else [])
+
+    monkeypatch.setattr(system, "fontconfig_decides", lambda: True)
+    monkeypatch.setattr(system, "uncovered", lambda text: [] if installed else [c for c in "李华" if c in text])
+    monkeypatch.setattr(system, "can_apt", lambda: True)
+    monkeypatch.setattr(system.subprocess, "run", apt_get)
+    monkeypatch.setattr(report, "html_to_pdf", lambda html_text, pdf: blank_pdf(pdf))
+    assert submission.main([TEAM, "--names", "李华", "--out", str(project.parent / "out")], root=project) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("installing Debian's fonts-noto-cjk so that the PDF prints 李, 华 (apt-get)...\n")
+    assert commands == [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "fonts-noto-cjk"]]
+    block = submission.title_output(nbformat.read(project / NB, as_version=4)).data["text/markdown"]
+    assert block.startswith(f"**Team:** {TEAM} — 李华")
+
+
 # the zip's README promises only what works in the unzipped folder
 
 MADE_BY_MAKE = {".venv": "VENV := .venv", "build": "--out build"}  # path -> where the zipped Makefile makes it
@@ -282,6 +374,21 @@ def test_the_zips_readme_names_only_targets_and_files_that_are_there(tmp_path):
     readme = (folder / "README.md").read_text()
     makefile = (folder / "Makefile").read_text()
     assert readme != (report.ROOT / "README.md").read_text()  # the graders' version, not the project's
+    # the Makefile without the repository's checks: no target there runs what the folder does not hold
+    assert makefile == submission.zip_makefile((report.ROOT / "Makefile").read_text())
+    pyproject = (folder / "pyproject.toml").read_text()
+    assert pyproject == submission.zip_pyproject((report.ROOT / "pyproject.toml").read_text())
+    assert "line-length = 120" in pyproject  # the lint settings stay with the code they describe
+    for word in ("tests", "bench", "scripts", "pytest", "ruff", "make test"):
+        assert word not in makefile and word not in readme, word
+    assert not re.search(r"\b(tests|bench|scripts)\b", pyproject), pyproject
+    assert "make test" in (report.ROOT / "Makefile").read_text()  # the repository's keeps them
+    default = subprocess.run(["make", "-n"], cwd=folder, capture_output=True, text=True)
+    assert default.returncode == 0 and "pip install" in default.stdout  # plain `make` creates the venv
+    missing = subprocess.run(["make", "-n", "test"], cwd=folder, capture_output=True, text=True)
+    assert missing.returncode != 0 and "No rule to make target 'test'" in missing.stderr
+    # one figure for the full run's time, the same as the project's README
+    assert submission.FULL_RUN in readme and submission.FULL_RUN in (report.ROOT / "README.md").read_text()
 
     targets = set(re.findall(r"\bmake ([a-z][\w-]*)", readme))
     assert {"lab", "quick"} <= targets
@@ -307,3 +414,9 @@ def test_the_zips_readme_names_only_targets_and_files_that_are_there(tmp_path):
             assert not (folder / path).exists()
         else:
             assert (folder / path).exists(), f"the README names {path}, which the zip does not hold"
+
+
+def test_a_makefile_without_the_cut_line_is_not_zipped_whole():
+    cut = re.escape(f"no line starting `{submission.MAKEFILE_CUT}`")
+    with pytest.raises(submission.SubmissionError, match=cut):
+        submission.zip_makefile("test:\n\tpytest tests\n")
