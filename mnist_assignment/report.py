@@ -183,10 +183,12 @@ body { font-size: 9pt; }
 .jp-RenderedHTMLCommon :not(pre) > code { padding: 0 2px; font-size: 0.9em; }
 h1, h2, h3, h4 { break-after: avoid; }
 .jp-RenderedHTMLCommon h1 { margin-top: 0.2em; }
-/* tables: 8.5pt, tight cells, one block on one page */
-.jp-RenderedHTMLCommon table, table.dataframe { font-size: 8.5pt !important; margin: 2px 0 4px 0 !important;
+/* tables: 7.5pt, tight cells, one block on one page; a value ("96.48 ± 0.07", "+0.52 [-0.28, +1.31] tie")
+   stays on one line, only the headers wrap */
+.jp-RenderedHTMLCommon table, table.dataframe { font-size: 7.5pt !important; margin: 2px 0 4px 0 !important;
   table-layout: auto; break-inside: avoid; }
-.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 1px 6px !important; line-height: 1.2 !important; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 1px 5px !important; line-height: 1.2 !important; }
+.jp-RenderedHTMLCommon td { white-space: nowrap; }
 .jp-RenderedHTMLCommon caption, table.dataframe caption { font-size: 9pt; font-weight: bold; text-align: left;
   padding: 2px 0; caption-side: top; }
 /* outputs flow left to right: a figure drawn at half width sits beside another, a short table or text */

@@ -175,6 +175,7 @@ def captioned(table: pd.DataFrame, caption: str):
         [{"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left"}])
 
 
+BORDERLINE = 0.0005  # a verdict whose interval ends within 0.05 points of zero is borderline
 CHANCE = 0.1  # a diverged run's accuracy in a paired comparison: it predicts nothing
 CONFIDENCE = 0.95
 
@@ -198,6 +199,16 @@ class Comparison:
         if self.high < 0:
             return "worse"
         return "tie"
+
+    @property
+    def settled(self) -> str:
+        """The verdict when the interval clears zero by more than BORDERLINE; 'not settled' for a tie or a
+        borderline verdict, which three more seeds could turn."""
+        if self.low > BORDERLINE:
+            return "better"
+        if self.high < -BORDERLINE:
+            return "worse"
+        return "not settled"
 
 
 def paired(a_per_seed: dict, b_per_seed: dict, a=None, b=None, confidence: float = CONFIDENCE) -> Comparison:
@@ -230,6 +241,30 @@ def compare(summary: pd.DataFrame, a, b) -> Comparison:
 def verdict(summary: pd.DataFrame, a, b) -> str:
     """The paired rule's word for a against b: 'better', 'worse' or 'tie'."""
     return compare(summary, a, b).verdict
+
+
+def reference(summary: pd.DataFrame, ref) -> dict:
+    """Per-seed accuracies of ref: a value of this table, or (name, per-seed accuracies) from another."""
+    return ref[1] if isinstance(ref, tuple) else row(summary, ref).per_seed
+
+
+def verdicts(summary: pd.DataFrame, values, ref, settled: bool = False) -> str:
+    """The rule's word for each of values against ref, said once when they all agree ('worse'), else
+    listed ('better, tie'); settled=True uses Comparison.settled instead of the plain verdict."""
+    words = [getattr(paired(row(summary, v).per_seed, reference(summary, ref)), "settled" if settled else "verdict")
+             for v in values]
+    return words[0] if len(set(words)) == 1 else ", ".join(words)
+
+
+def direction(summary: pd.DataFrame, values, column: str = "final_val_acc") -> str:
+    """'falls' or 'rises' when the mean moves the same way at every step along values, else 'is not monotone'."""
+    means = [row(summary, v)[column] for v in values]
+    steps = np.diff(np.nan_to_num(np.array(means, dtype=float), nan=-np.inf))
+    if (steps < 0).all():
+        return "falls"
+    if (steps > 0).all():
+        return "rises"
+    return "is not monotone"
 
 
 def within_noise(summary: pd.DataFrame, a, b) -> bool:
