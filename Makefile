@@ -54,7 +54,7 @@ lint: venv
 	$(VENV)/bin/ruff check mnist_assignment tests bench scripts mnist_assignment.ipynb
 
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 bench: venv
 	$(PY) bench/bench_cli.py $(if $(DATA),$(DATA),)
