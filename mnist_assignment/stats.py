@@ -142,8 +142,8 @@ def display_table(summary: pd.DataFrame, factor: str, vs=None) -> pd.DataFrame:
         "final val acc %": [pm(m, s) for m, s in zip(summary.final_val_acc, summary.final_val_acc_std)],
     }
     for ref_value in (vs if isinstance(vs, list) else [] if vs is None else [vs]):
-        name, ref = ((fmt(ref_value), row(summary, ref_value).per_seed) if not isinstance(ref_value, tuple)
-                     else ref_value)
+        name = ref_value[0] if isinstance(ref_value, tuple) else fmt(ref_value)
+        ref = reference(summary, ref_value)
         cells = []
         for value, per_seed in zip(summary.value, summary.per_seed):
             if not isinstance(ref_value, tuple) and value == ref_value:

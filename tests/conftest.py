@@ -10,13 +10,13 @@ from mnist_assignment import notebook_code
 from mnist_assignment.data import SAMPLE_DIR, load_digits
 
 SAMPLE_TRAIN = SAMPLE_DIR / "train.csv.gz"
+SAMPLE_TEST = SAMPLE_DIR / "test.csv.gz"
 FIRST = ("test_notebook.py", "test_kernels.py")  # the longest files: started first, the rest fills the other cores
 
 
 def pytest_collection_modifyitems(items):
     """Longest files first, so that with `-n auto --dist loadfile` (make test) they do not start last."""
     items.sort(key=lambda item: FIRST.index(item.path.name) if item.path.name in FIRST else len(FIRST))
-SAMPLE_TEST = SAMPLE_DIR / "test.csv.gz"
 
 
 @pytest.fixture(scope="session")
