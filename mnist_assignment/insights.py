@@ -26,7 +26,7 @@ def provenance(source: Source, quick: bool, seeds: int, epochs: int, device: str
              f"**Mode:** {'QUICK (a smoke run: the numbers are not meaningful)' if quick else 'full'}; "
              f"{plural(seeds, 'seed')} per configuration, {plural(epochs, 'epoch')} per run.",
              f"**Machine:** {device}.",
-             f"**Time:** the {plural(runs, 'run')} of sections 5-7 trained for {core_seconds:,.0f} s on one core "
+             f"**Time:** the {plural(runs, 'training')} of sections 4-7 took {core_seconds:,.0f} s on one core "
              f"each; the whole notebook ran in {wall_seconds:,.0f} s."]
     if source.origin == "sample":
         lines.insert(0, f"> ⚠ **This report {source.describe()}.** Put Kaggle's file in `data/train.csv` "

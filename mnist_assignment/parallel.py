@@ -68,7 +68,8 @@ def map_runs(fn, jobs, workers: int | None = None, labels=None, log=print, descr
 
     if workers <= 1:
         return _in_process(fn, jobs, labels, report)
-    return _in_workers(blob, jobs, workers, labels, report)
+    # still in a worker when there is one job (a QUICK run's single seed): the path of the full run
+    return _in_workers(blob, jobs, min(workers, len(jobs)), labels, report)
 
 
 def _in_process(fn, jobs: list, labels: list[str], report) -> list:

@@ -68,6 +68,11 @@ def save(fig, path: str | Path | None):
     if path is not None:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
+        if "inline" in matplotlib.get_backend():  # Jupyter: show the PNG just written, not a second drawing
+            from IPython.display import Image, display
+
+            display(Image(filename=str(path)))
+            plt.close(fig)
     return fig
 
 

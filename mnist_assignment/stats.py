@@ -170,9 +170,18 @@ def row(summary: pd.DataFrame, value):
 
 
 def captioned(table: pd.DataFrame, caption: str):
-    """A table with its caption ("Table 5.1: ...") above it, for display()."""
+    """A table with its caption ("Table 5.1: ...") above it, for display(). Its numbers show as many
+    decimals as the caller's .round(n) left them (a Styler would print six)."""
+    floats = [table[c] for c, t in table.dtypes.items() if pd.api.types.is_float_dtype(t)]
     return table.style.set_caption(caption).set_table_styles(
-        [{"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left"}])
+        [{"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left"}]
+    ).format(precision=max((decimals(v) for v in floats), default=0))
+
+
+def decimals(values: pd.Series, most: int = 6) -> int:
+    """The fewest decimals that show every finite value exactly as it is (at most `most`)."""
+    finite = values[np.isfinite(values)]
+    return next((d for d in range(most) if np.allclose(finite, finite.round(d), rtol=0, atol=1e-12)), most)
 
 
 BORDERLINE = 0.0005  # a verdict whose interval ends within 0.05 points of zero is borderline
