@@ -6,14 +6,15 @@ import subprocess
 import sys
 
 import pytest
+import test_golden
 
 from mnist_assignment import kernels
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # argv: "torch-first", "torch-used-first" or "package-first", then any of: "child" (the kernels of a process
-# it starts, as a study worker), "fit", "study" (what to train); each process costs a torch import, so only
-# what a test asserts is asked for
+# it starts, as a study worker), "fit", "study", "golden" (what to train); each process costs a torch import,
+# so only what a test asserts is asked for
 RUN = """
 import json, os, subprocess, sys
 if sys.argv[1] in ("torch-first", "torch-used-first"):
@@ -30,7 +31,7 @@ if "child" in sys.argv[2:]:
     CHILD = "import json, os, torch; print(json.dumps(torch.backends.cpu.get_cpu_capability()))"
     child = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, check=True)
     out["child_capability"] = json.loads(child.stdout)
-if not {"fit", "study"} & set(sys.argv[2:]):
+if not {"fit", "study", "golden"} & set(sys.argv[2:]):
     print(json.dumps(out))
     sys.exit()
 from mnist_assignment import data, notebook_code, stats
@@ -48,6 +49,10 @@ if "study" in sys.argv[2:]:  # the notebook's learning-rate study, on seeds 0-2
             for lr in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)}
     best, ties, beaten = stats.ranking(stats.summarise(runs))
     out["ranking"] = [best, sorted(ties), sorted(beaten)]
+if "golden" in sys.argv[2:]:  # tests/test_golden.py's baseline run
+    sys.path.insert(0, os.path.join(os.environ["PYTHONPATH"], "tests"))
+    import test_golden
+    out["golden"] = test_golden.histories(nb, configs={"baseline": test_golden.CONFIGS["baseline"]})
 print(json.dumps(out))
 """
 
@@ -112,9 +117,15 @@ def test_pinned_digits_hold_on_a_cpu_restricted_to_avx2(pinned):
     assert restricted["losses"] == pinned["losses"]
 
 
+@pytest.fixture(scope="module")
+def other_path():
+    """PyTorch's non-vectorised kernels: another instruction path, as another CPU may take."""
+    return run({kernels.OPT_OUT: "1", "ATEN_CPU_CAPABILITY": "default"}, "study", "golden")
+
+
 @x86_avx2
-def test_conclusions_do_not_depend_on_the_kernel_path(pinned):
-    other = run({kernels.OPT_OUT: "1", "ATEN_CPU_CAPABILITY": "default"}, "study")
+def test_conclusions_do_not_depend_on_the_kernel_path(pinned, other_path):
+    other = other_path
     # torch obeys the variable on this CPU (what makes the pin work on any CPU, AVX2-only ones included)
     assert "native" in other["status"] and other["capability"] == "DEFAULT"
     assert other["ranking"] == pinned["ranking"]
@@ -123,3 +134,11 @@ def test_conclusions_do_not_depend_on_the_kernel_path(pinned):
 @pytest.mark.skipif(kernels.is_x86(), reason="on x86-64 the tests above apply")
 def test_elsewhere_the_kernels_are_native():
     assert run({})["status"].count("native (not pinned)") == 1
+
+
+@x86_avx2
+def test_another_kernel_path_drifts_within_the_golden_tolerance(other_path):
+    """tests/test_golden.py's tolerance: not the same bits on another path, the same history to TOLERANCE."""
+    recorded = json.loads(test_golden.GOLDEN.read_text())["histories"]
+    assert other_path["golden"]["baseline"] != recorded["baseline"]  # the drift is real...
+    assert test_golden.differences(other_path["golden"], {"baseline": recorded["baseline"]}) == []  # ...and small

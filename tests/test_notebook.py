@@ -110,7 +110,7 @@ def test_notebook_runs_without_errors_and_writes_every_figure(grader, quick_run)
     assert sorted(p.name for p in (quick_run / "figures").glob("*.png")) == shipped, \
         "the smoke run wrote into the full run's figures/"
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= len(FIGURES)
+    assert len(images) == len(FIGURES)  # each figure shown once: the PNG it saved, not a second drawing
     text = "".join(o.get("text", "") for o in outputs(nb, "stream"))
     assert re.search(r"^epoch +2/2 ", text, re.M)  # the baseline's log
     assert re.search(r"^\[\d+/\d+\] 0\.1, seed 0 \(", text, re.M)  # the studies' progress lines

@@ -131,6 +131,12 @@ def test_the_second_call_reuses_the_workers_with_one_thread_each(cell, tmp_path)
     assert {(threads, flushing) for _, threads, flushing in runs[0] + runs[1]} == {(1, True)}
 
 
+def test_a_single_job_still_runs_in_a_worker(cell):
+    """A QUICK run's one seed takes the full run's path: sent to a worker process, not run here."""
+    [there] = map_runs(cell.train, [("pid", 0)], workers=2, log=lambda line: None)
+    assert there[0] != os.getpid() and there[1:] == (1, True)
+
+
 def test_in_process_runs_use_one_thread_and_log_their_label(cell):
     lines, threads = [], torch.get_num_threads()
     [inside] = map_runs(cell.train, [("pid", 0)], workers=1, log=lines.append)

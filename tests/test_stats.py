@@ -79,3 +79,15 @@ def test_the_summary_row_holds_the_means_the_tables_show():
     shown = stats.display_table(table, "setting", vs=[("ref", {0: 0.94, 1: 0.96, 2: 0.95})])
     assert shown.loc["x", "final val acc %"] == "96.50 ± 1.00"
     assert shown.loc["x", "vs ref: points [95% CI]"] == "+1.50 [+1.50, +1.50] better"  # the same gain on every seed
+
+
+def test_a_table_shows_the_decimals_it_was_rounded_to():
+    import re
+
+    import pandas as pd
+
+    table = pd.DataFrame({"loss": [0.5677, 0.28], "share %": [10.12, 9.5], "run": ["a", "b"]}).round(4)
+    cells = re.findall(r">([^<>]+)</td>", stats.captioned(table, "Table 1: x").to_html())
+    assert cells == ["0.5677", "10.1200", "a", "0.2800", "9.5000", "b"]  # one precision for the table, not six
+    assert stats.decimals(pd.Series([9.8, 11.03, float("nan")])) == 2
+    assert stats.decimals(pd.Series([1 / 3])) == 6  # never rounded: as many as a Styler shows
