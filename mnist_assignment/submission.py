@@ -107,7 +107,7 @@ jupyter lab mnist_assignment.ipynb
 ```
 
 In Jupyter: **Run → Run All Cells**. The first code cell holds the parameters: `QUICK = True` gives a
-smoke run of about a minute (its figures go to `build/quick/figures/`); `QUICK = False`, as handed in,
+smoke run of a minute or two (its figures go to `build/quick/figures/`); `QUICK = False`, as handed in,
 the full report ({full_run}). Without Kaggle's file in `data/`, everything runs on the bundled
 sample and says so.
 
@@ -116,7 +116,7 @@ sample and says so.
 | command | what it does |
 |---|---|
 | `make lab` | create `.venv` from `requirements.txt`, open the notebook in Jupyter Lab |
-| `make quick` | the notebook in quick mode on the bundled sample, its copy and PDF under `build/` (about a minute) |
+| `make quick` | the notebook in quick mode on the bundled sample, its copy and PDF under `build/` (1-2 minutes) |
 | `make report` | the full run: executes the notebook here, in place, and prints `report.pdf` again |
 
 The PDF is printed by headless Chrome or Chromium (no LaTeX): install one of them first.
