@@ -3,8 +3,9 @@
     histories = parallel.map_runs(run, configs, workers=WORKERS, labels=[...])
 
 The function, with everything it reads (the notebook's data, model class, constants), is pickled once
-with cloudpickle and reaches each worker once, when the worker starts; a task carries only its job, and
-the workers stay up for the next call with the same function. Every run gets one torch thread, in a
+per call with cloudpickle into a temporary file that each worker reads once; a task carries only its job,
+and the workers stay up for the next call, whatever its function (starting them costs seconds: torch is
+imported in each). Every run gets one torch thread, in a
 worker or here, so its result does not depend on how many ran side by side. A function that cannot be
 sent, or a worker killed by the system, stops the call with one line naming the variable or the run,
 and the workers exit when the process that started them dies (a notebook kernel killed or restarted).
@@ -13,9 +14,11 @@ and the workers exit when the process that started them dies (a notebook kernel 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import signal
+import tempfile
 import threading
 import time
 import types
@@ -27,7 +30,7 @@ from joblib.externals.loky import get_reusable_executor
 from joblib.externals.loky.process_executor import BrokenProcessPool
 
 IDLE_S = 600  # idle workers exit after this; the next call starts new ones (seconds, and the data sent again)
-_worker: dict = {}  # in a worker: the function, or why it could not be unpickled
+_worker: dict = {}  # in a worker: the current call's function and its key (one at a time: it holds the data)
 
 
 class RunFailed(RuntimeError):
@@ -86,17 +89,27 @@ def _in_process(fn, jobs: list, labels: list[str], report) -> list:
 
 
 def _in_workers(blob: bytes, jobs: list, workers: int, labels: list[str], report) -> list:
-    # loky keeps one executor per process and starts new workers only when these arguments change
-    # (it compares them with ==: a memcmp of the blob, milliseconds)
+    # loky keeps one executor per process: the same workers for every call (resized to the call's count)
     executor = get_reusable_executor(max_workers=workers, timeout=IDLE_S, initializer=_init_worker,
-                                     initargs=(blob, os.getpid()))
+                                     initargs=(os.getpid(),))
+    # the function travels by file, read once by each worker (a task's arguments would carry it every time)
+    fd, path = tempfile.mkstemp(prefix="mnist-runs-", suffix=".pkl")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+        return _collect(executor, (hashlib.sha256(blob).hexdigest(), path), jobs, workers, labels, report)
+    finally:
+        os.unlink(path)
+
+
+def _collect(executor, fn: tuple[str, str], jobs: list, workers: int, labels: list[str], report) -> list:
     results, running, queue = [None] * len(jobs), {}, iter(range(len(jobs)))
 
     def submit_next() -> None:
         # no more tasks than workers: every task submitted is in flight, which a killed worker's message names
         i = next(queue, None)
         if i is not None:
-            running[executor.submit(_task, jobs[i])] = i
+            running[executor.submit(_task, fn, jobs[i])] = i
 
     try:
         for _ in range(workers):
@@ -128,15 +141,11 @@ def _killed(running: list[str], done: int, total: int) -> RunFailed:
                      "(fewer workers use less memory)")
 
 
-def _init_worker(blob: bytes, parent: int) -> None:
+def _init_worker(parent: int) -> None:
     # Ctrl-C in a terminal reaches the whole process group: the parent stops the call, the workers stay quiet
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     torch.set_num_threads(1)
-    try:
-        _worker["fn"] = cloudpickle.loads(blob)
-    except Exception as err:  # raised by each task: an initializer that raises reads as a killed worker
-        _worker["error"] = err
 
 
 def _exit_with(parent: int) -> None:
@@ -148,9 +157,13 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def _task(job):
-    if "error" in _worker:
-        raise _worker["error"]
+def _task(fn: tuple[str, str], job):
+    key, path = fn
+    if _worker.get("key") != key:  # the first task of a call in this worker: read the call's function
+        _worker.clear()  # the previous function and the data it carries go first
+        with open(path, "rb") as f:
+            _worker["fn"] = cloudpickle.load(f)
+        _worker["key"] = key
     return _timed(_worker["fn"], job)
 
 

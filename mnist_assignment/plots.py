@@ -20,6 +20,7 @@ if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
     matplotlib.use("Agg")  # scripts and tests have no screen
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from .files import atomic_path
 from .stats import by_value, mean_curve, records
@@ -138,6 +139,8 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
         ax.grid(alpha=0.3)
         if x != "epoch":
             ax.set_xscale("log")
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs, not 2.5
         if "loss" in metric:
             ax.set_yscale("log")
     for ax in axes[1]:
@@ -149,7 +152,8 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
             ax.set_ylim(max(0.0, min(finite) - 0.02), 1.0)
         ax.set_title(ax.get_title() + axis_note(ax))
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    ncol = min(5, len(labels))
+    # as many columns as fit the figure's width: a wider legend would shrink the whole figure on the page
+    ncol = max(1, min(5, len(labels), 120 // (max(map(len, labels)) + 8)))
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0),
                borderaxespad=0.2, columnspacing=1.5)
     n = len(next(iter(groups.values())))
@@ -178,6 +182,7 @@ def history_curves(history: list[dict], title: str, path=None, mark: int | None 
     ax2.set_title("accuracy" + axis_note(ax2))
     for ax in (ax1, ax2):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(loc="best")
     fig.suptitle(title)
@@ -232,7 +237,9 @@ def class_balance(y_train: np.ndarray, y_val: np.ndarray, path=None, title: str 
     ax.set_xticks(digits)
     ax.set_xlabel("digit")
     ax.set_ylabel("share of the part (%)")
-    ax.legend(loc="lower right")
+    ax.set_ylim(0, 15)  # room above the bars (about 10% each) for the legend
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper center", ncol=2)
     ax.grid(alpha=0.3, axis="y")
     if title:
         ax.set_title(title)

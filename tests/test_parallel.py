@@ -1,4 +1,4 @@
-"""map_runs: the same results in workers as here, the function sent once, one line for what fails,
+"""map_runs: the same results in workers as here, the function sent once a call, one line for what fails,
 and no worker left running after an error, a Ctrl-C or the death of the process that started it."""
 
 import os
@@ -129,6 +129,21 @@ def test_the_second_call_reuses_the_workers_with_one_thread_each(cell, tmp_path)
     assert len(pids[0]) == 2
     assert pids[1] == pids[0]
     assert {(threads, flushing) for _, threads, flushing in runs[0] + runs[1]} == {(1, True)}
+
+
+def test_another_function_or_a_changed_global_reaches_the_same_workers(cell, tmp_path):
+    """A new function (a study's run, then the CNN's) starts no new workers; each call runs what it was given."""
+    before = map_runs(cell.train, [("train", 0)] * 2, workers=2, log=lambda line: None)
+    longer = notebook(NOTEBOOK.replace("STEPS = 6", "STEPS = 9"))  # the cell edited, then run again
+    after = map_runs(longer.train, [("train", 0)] * 2, workers=2, log=lambda line: None)
+    assert [len(h["losses"]) for h in before + after] == [6, 6, 9, 9]
+    assert after[0]["losses"][:6] == before[0]["losses"]
+    other = notebook("import os\ndef run(job):\n    return os.getpid(), job * 2\n")
+    pids = {pid for pid, _, _ in map_runs(cell.train, [("meet", str(tmp_path))] * 2, workers=2, log=lambda line: None)}
+    assert len(pids) == 2
+    doubled = map_runs(other.run, [1, 2, 3, 4], workers=2, log=lambda line: None)
+    assert [x for _, x in doubled] == [2, 4, 6, 8]
+    assert {pid for pid, _ in doubled} <= pids
 
 
 def test_a_single_job_still_runs_in_a_worker(cell):
