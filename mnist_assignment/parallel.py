@@ -5,10 +5,10 @@
 The function, with everything it reads (the notebook's data, model class, constants), is pickled once
 per call with cloudpickle into a temporary file that each worker reads once; a task carries only its job,
 and the workers stay up for the next call, whatever its function (starting them costs seconds: torch is
-imported in each). Every run gets one torch thread, in a
-worker or here, so its result does not depend on how many ran side by side. A function that cannot be
-sent, or a worker killed by the system, stops the call with one line naming the variable or the run,
-and the workers exit when the process that started them dies (a notebook kernel killed or restarted).
+imported in each). Every run gets one torch thread, in a worker or here, so its result does not depend on
+how many ran side by side. A function that cannot be sent, or a worker killed by the system, stops the
+call with one line naming the variable or the run, and the workers exit when the process that started
+them dies (a notebook kernel killed or restarted).
 """
 
 from __future__ import annotations
