@@ -150,7 +150,7 @@ def display_table(summary: pd.DataFrame, factor: str, vs=None) -> pd.DataFrame:
                 cells.append("—")
                 continue
             c = paired(per_seed, ref)
-            cells.append(f"{interval(c)} {c.verdict}")
+            cells.append(f"{interval(c)} {c.marked}")
         table[f"vs {name}: points [95% CI]"] = cells
     table.update({
         "train−val gap": [f"{100 * (t - v):.2f}" if math.isfinite(t) and math.isfinite(v) else "—"
@@ -218,6 +218,13 @@ class Comparison:
         if self.high < -BORDERLINE:
             return "worse"
         return "not settled"
+
+    @property
+    def marked(self) -> str:
+        """The verdict as the tables show it: 'better (borderline)' when it does not clear BORDERLINE."""
+        if self.verdict != "tie" and self.settled == "not settled":
+            return f"{self.verdict} (borderline)"
+        return self.verdict
 
 
 def paired(a_per_seed: dict, b_per_seed: dict, a=None, b=None, confidence: float = CONFIDENCE) -> Comparison:

@@ -34,15 +34,17 @@ def test_only_the_common_seeds_are_paired_and_one_seed_tells_nothing():
         stats.paired({0: 0.9}, {1: 0.9})
 
 
-@pytest.mark.parametrize("b, verdict, settled", [
-    ((0.95, 0.95, 0.95), "better", "better"),  # clears zero by a point
-    ((0.9597, 0.9598, 0.9598), "better", "not settled"),  # clears zero by less than 0.05 points: borderline
-    ((0.955, 0.965, 0.975), "tie", "not settled"),
-    ((0.97, 0.97, 0.97), "worse", "worse"),
+@pytest.mark.parametrize("b, verdict, settled, marked", [
+    ((0.95, 0.95, 0.95), "better", "better", "better"),  # clears zero by a point
+    ((0.9597, 0.9598, 0.9598), "better", "not settled", "better (borderline)"),  # clears zero by < 0.05 points
+    ((0.955, 0.965, 0.975), "tie", "not settled", "tie"),
+    ((0.97, 0.97, 0.97), "worse", "worse", "worse"),
 ])
-def test_a_borderline_verdict_is_not_settled(b, verdict, settled):
+def test_a_borderline_verdict_is_not_settled_and_the_tables_say_so(b, verdict, settled, marked):
     c = stats.paired({0: 0.960, 1: 0.9601, 2: 0.9602}, dict(enumerate(b)))
-    assert (c.verdict, c.settled) == (verdict, settled)
+    assert (c.verdict, c.settled, c.marked) == (verdict, settled, marked)
+    shown = stats.display_table(stats.summarise(study(a=[0.960, 0.9601, 0.9602], b=list(b))), "setting", vs="b")
+    assert shown.loc["a", "vs b: points [95% CI]"] == f"{stats.interval(c)} {marked}"
 
 
 def test_verdicts_say_one_word_when_all_agree_and_list_them_otherwise():
