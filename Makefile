@@ -64,8 +64,10 @@ all: test
 lint: venv
 	$(VENV)/bin/ruff check mnist_assignment tests bench scripts mnist_assignment.ipynb
 
+# byte-code written by the first process to import a module, even where PYTHONDONTWRITEBYTECODE is set: the
+# kernels, workers and commands the tests start (debugpy, pygments, pytest's plugins ...) do not each recompile it
 test: lint
-	$(PY) -m pytest -q -n auto --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n auto --dist loadfile
 
 bench: venv
 	$(PY) bench/bench_cli.py $(if $(DATA),$(DATA),)
