@@ -65,9 +65,10 @@ lint: venv
 	$(VENV)/bin/ruff check mnist_assignment tests bench scripts mnist_assignment.ipynb
 
 # byte-code written by the first process to import a module, even where PYTHONDONTWRITEBYTECODE is set: the
-# kernels, workers and commands the tests start (debugpy, pygments, pytest's plugins ...) do not each recompile it
+# kernels, workers and commands the tests start (debugpy, pygments, pytest's plugins ...) do not each recompile it;
+# files in the order tests/conftest.py gives (xdist would otherwise start the files with the most tests first)
 test: lint
-	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n auto --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 bench: venv
 	$(PY) bench/bench_cli.py $(if $(DATA),$(DATA),)

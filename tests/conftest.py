@@ -15,7 +15,8 @@ FIRST = ("test_notebook.py", "test_kernels.py")  # the longest files: started fi
 
 
 def pytest_collection_modifyitems(items):
-    """Longest files first, so that with `-n auto --dist loadfile` (make test) they do not start last."""
+    """Longest files first, so that with `-n auto --dist loadfile --no-loadscope-reorder` (make test) they do not
+    start last."""
     items.sort(key=lambda item: FIRST.index(item.path.name) if item.path.name in FIRST else len(FIRST))
 
 
