@@ -252,3 +252,10 @@ def test_formats_match_the_text():
     assert claims.trend([1, 1, 1, 1, 1, 1.001]) == "flat" and claims.trend([1, 2]) == "too short to tell"
     assert claims.pm(row(0.9744, 0.0007, 3)) == "97.44 ± 0.07" and claims.pm(row(0.9744, float("nan"), 1)) == "97.44"
     assert claims.pm(row(float("nan"), 0.0, 3)) == "diverged"
+
+
+def test_a_difference_of_printed_means_is_the_difference_the_tables_show():
+    train, val = 0.986037, 0.965159  # print as 98.60 and 96.52
+    assert claims.pts(train - val) == "+2.09"  # the unrounded means: not what a reader subtracts
+    assert claims.pts(claims.as_printed(train) - claims.as_printed(val)) == "+2.08"
+    assert claims.as_printed(0.97441) == 0.9744 and claims.as_printed(0.97441, digits=1) == 0.974
