@@ -174,6 +174,9 @@ body { font-size: 9pt; }
 .jp-InputArea pre, .jp-OutputArea-output pre, .jp-RenderedMarkdown pre {
   font-size: 6.9pt !important; line-height: 1.18 !important; margin: 0; padding: 2px 4px;
   white-space: pre-wrap !important; word-break: break-word; }
+/* source a cell displays as Markdown (the NumPy network's) in the code font too: the lab CSS gives an output's
+   pre the font of its container, the prose font for a Markdown output */
+.jp-RenderedMarkdown pre { font-family: var(--jp-code-font-family) !important; }
 .jp-OutputArea-output { padding: 0 !important; margin-top: 2px; }
 .jp-RenderedText pre { color: #222; }
 .jp-RenderedHTMLCommon p { margin-bottom: 0.45em; }

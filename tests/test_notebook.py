@@ -192,6 +192,12 @@ def test_pdf_reads_as_a_report(quick_run):
         assert shown in text, shown
     assert "bench/" not in text and "make test" not in text
     assert "(s)" not in text
+    # shown code is set in the code font, the NumPy network's source (a Markdown output) included
+    code_fonts = set()
+    for page in reader.pages:
+        page.extract_text(visitor_text=lambda run, cm, tm, font, size: code_fonts.add((font or {}).get("/BaseFont"))
+                          if run.strip() in ("loss_and_grads", "train_one_epoch", "split_data") else None)
+    assert code_fonts and all("Mono" in str(font) for font in code_fonts), code_fonts
     starts = []
     for heading in SECTIONS:  # named first in the contents on page 1, then as the section's heading
         found = [i for i, (t, _) in enumerate(pages) for _ in range(t.count(heading))]
