@@ -23,7 +23,7 @@ $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: the pinned packages \
 	need Python 3.11 or newer; name one with PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@# pip 26.3 resolves this stack about 20 s sooner than Python 3.11's own pip 23 (faster wheel-tag checks)
+	@# pip 26.3 resolves this stack 10-20 s sooner than Python 3.11's own pip 23 (faster wheel-tag checks)
 	$(PY) -m pip install -q pip==26.3
 	$(PY) -m pip install -q --no-compile -r requirements.txt
 	@# byte-code for what the project imports, not pip's for all ~13,000 modules installed (a minute more on
