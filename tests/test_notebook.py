@@ -179,7 +179,13 @@ def test_the_template_check_catches_unfilled_fields_and_passes_latex():
 def test_pdf_reads_as_a_report(quick_run):
     reader = PdfReader(quick_run / "report.pdf")
     assert reader.metadata.title == report.TITLE
-    pages = [(page.extract_text() or "", len(page.images)) for page in reader.pages]
+    code_fonts = set()  # the fonts of names only code shows
+
+    def note_font(run, cm, tm, font, size):
+        if run.strip() in ("loss_and_grads", "train_one_epoch", "split_data"):
+            code_fonts.add((font or {}).get("/BaseFont"))
+
+    pages = [(page.extract_text(visitor_text=note_font) or "", len(page.images)) for page in reader.pages]
     assert 10 <= len(pages) <= 26
     text = "\n".join(t for t, _ in pages)
     assert "bundled sample" in pages[0][0] and "Contents." in pages[0][0]
@@ -193,10 +199,6 @@ def test_pdf_reads_as_a_report(quick_run):
     assert "bench/" not in text and "make test" not in text
     assert "(s)" not in text
     # shown code is set in the code font, the NumPy network's source (a Markdown output) included
-    code_fonts = set()
-    for page in reader.pages:
-        page.extract_text(visitor_text=lambda run, cm, tm, font, size: code_fonts.add((font or {}).get("/BaseFont"))
-                          if run.strip() in ("loss_and_grads", "train_one_epoch", "split_data") else None)
     assert code_fonts and all("Mono" in str(font) for font in code_fonts), code_fonts
     starts = []
     for heading in SECTIONS:  # named first in the contents on page 1, then as the section's heading
