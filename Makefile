@@ -26,7 +26,9 @@ $(STAMP): requirements.txt
 	@# uv installs the pinned stack in about a third of pip's time, from the sources pip is configured with
 	@# (mnist_assignment/install.py); pip installs it where uv cannot
 	{ $(PY) -m pip install -q uv==0.13.9 && $(VENV)/bin/uv pip install -q --python $(PY) \
-	  $$($(PY) -m mnist_assignment.install) -r requirements.txt; } || $(PY) -m pip install -q --no-compile -r requirements.txt
+	  $$($(PY) -m mnist_assignment.install) -r requirements.txt; } \
+	  || { echo "uv could not install requirements.txt: pip installs it"; \
+	  $(PY) -m pip install -q --no-compile -r requirements.txt; }
 	@# byte-code for what the project imports, not pip's for all ~13,000 modules installed (a minute more on
 	@# 2 cores); written even where PYTHONDONTWRITEBYTECODE is set, else each process recompiles (seconds);
 	@# torch in a second process beside the rest: half the time on two cores

@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 
 import nbformat
@@ -385,6 +386,10 @@ def test_the_zips_readme_names_only_targets_and_files_that_are_there(tmp_path):
     assert "make test" in (report.ROOT / "Makefile").read_text()  # the repository's keeps them
     default = subprocess.run(["make", "-n"], cwd=folder, capture_output=True, text=True)
     assert default.returncode == 0 and "pip install" in default.stdout  # plain `make` creates the venv
+    # what its recipe runs to tell uv where pip's packages come from is there too
+    sources = subprocess.run([sys.executable, "-m", "mnist_assignment.install"], cwd=folder, capture_output=True,
+                             text=True, env={**os.environ, "PYTHONPATH": str(folder)})
+    assert "mnist_assignment.install" in default.stdout and sources.stdout.startswith("--index-strategy"), sources
     missing = subprocess.run(["make", "-n", "test"], cwd=folder, capture_output=True, text=True)
     assert missing.returncode != 0 and "No rule to make target 'test'" in missing.stderr
     # one figure for the full run's time, the same as the project's README
