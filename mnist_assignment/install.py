@@ -28,7 +28,11 @@ def uv_options(pip_config: str) -> list[str]:
         section, _, name = key.rpartition(".")
         if not sep or section not in SECTIONS or name not in OPTIONS:
             continue
-        for item in ast.literal_eval(value).split():  # pip prints repr(); several values: space or newline
+        try:
+            value = ast.literal_eval(value)  # pip prints repr()
+        except (ValueError, SyntaxError):
+            pass  # printed some other way: the text as it stands
+        for item in value.split():  # several values: space or newline between them
             if (name, item) not in seen:
                 seen.add((name, item))
                 options += [f"--{name}", item]

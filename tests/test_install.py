@@ -21,13 +21,15 @@ def test_pip_settings_become_uv_options_once_per_value():
         "install.index-url='https://mirror.example/simple'",
         "download.find-links='/elsewhere'",  # `pip download`'s, not `pip install`'s
         "global.constraint='/etc/pip/constraints.txt\\n/etc/pip/more.txt'",
+        "install.find-links=/unquoted",  # not a repr(): taken as it stands
     ])
     assert install.uv_options(listed) == [
         "--index-strategy", "unsafe-best-match",
         "--extra-index-url", "file:///mirror/a", "--extra-index-url", "file:///mirror/b",
         "--find-links", "/opt/wheels",
         "--index-url", "https://mirror.example/simple",
-        "--constraint", "/etc/pip/constraints.txt", "--constraint", "/etc/pip/more.txt"]
+        "--constraint", "/etc/pip/constraints.txt", "--constraint", "/etc/pip/more.txt",
+        "--find-links", "/unquoted"]
     assert install.uv_options("") == ["--index-strategy", "unsafe-best-match"]
 
 
