@@ -13,8 +13,9 @@ from nbclient.exceptions import CellExecutionError
 from mnist_assignment import report
 
 
-def run_all(folder, parameters, cells=None):
-    """Run All of the project's notebook in folder (cells: only these indices); the executed notebook."""
+def run_all(folder, parameters, cells=None, env=None):
+    """Run All of the project's notebook in folder (cells: only these indices; env: the kernel's, else one that
+    imports this checkout's package); the executed notebook."""
     nb = nbformat.read(report.NOTEBOOK, as_version=4)
     for cell in nb.cells:  # the committed notebook holds the full run's outputs: start from none, as Run All shows
         if cell.cell_type == "code":
@@ -24,7 +25,7 @@ def run_all(folder, parameters, cells=None):
         nb.cells = [nb.cells[i] for i in cells]
     client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
     try:
-        client.execute(env=report.kernel_env(folder))
+        client.execute(env=report.kernel_env(folder) if env is None else env)
     except CellExecutionError:
         pass
     return nb
@@ -93,3 +94,14 @@ def test_a_bad_test_file_skips_only_the_submission_in_one_line(folder):
     said = "".join(o.text for o in nb.cells[2].outputs if o.output_type == "stream")
     assert said == f"skipping the submission: {problem}\n"
     assert not (folder / "submission.csv").exists()
+
+
+def test_a_kernel_started_outside_the_project_folder_is_told_where_to_start_jupyter(folder):
+    """Jupyter started in another folder, the notebook opened from there: its kernel cannot import the package."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the checkout is on no path: only the cwd
+    nb = run_all(folder, {"QUICK": True}, env=env)
+    index, error = error_of(nb)
+    line = ("mnist_assignment not found: this kernel runs outside the project folder; start Jupyter in the folder "
+            "that holds this notebook and mnist_assignment/ (cd there, then `jupyter lab`)")
+    assert index == 2 and error.traceback == [line]  # no traceback, no IPython advice on how to exit
+    assert not any(o.output_type == "stream" for o in nb.cells[index].outputs)  # no warning on stderr
