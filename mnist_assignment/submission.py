@@ -121,7 +121,7 @@ sample and says so.
 
 The PDF is printed by headless Chrome or Chromium (no LaTeX): install one of them first.
 """
-FULL_RUN = "about 40 minutes on 2 CPU cores"  # the project's README says the same
+FULL_RUN = "15 to 30 minutes on 2 CPU cores, depending on the CPU"  # the project's README says the same
 
 
 def readme(team: str) -> str:
