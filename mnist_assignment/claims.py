@@ -2,21 +2,38 @@
 
 The analysis is prose in the notebook's markdown cells. Under each such cell a hidden check cell
 states every claim of the paragraph as a phrase copied from the markdown, with the text's value
-marked in square brackets, next to this run's value formatted the same way:
+marked in square brackets, next to this run's value (or a function that computes it):
 
-    check(fact("lifts the accuracy from [96.58 ± 0.08]% to", pm(r[0.01])),
-          claim("the paired rule calls 0.1 [better] than 0.01", verdict(lr_table, 0.1, 0.01)))
+    check(
+        setup("over [3] seeds", SEEDS),
+        fact("0.1 reaches [97.48 ± 0.05]%", lambda: pm(stats.row(lr_table, 0.1))),
+        claim("lr 1 blows up on [3 of 3] seeds",
+              lambda: f"{stats.row(lr_table, 1.0).diverged} of {stats.row(lr_table, 1.0).seeds}"),
+        ranking("the mean accuracy [falls] at every step", lambda: stats.direction(bs_table, BATCH_SIZES)),
+        verdict("Batch 16 is [better] than the baseline's 64 ([+0.72] points",
+                lambda: stats.compare(bs_table, 16, 64)),
+        quick=QUICK,
+    )
 
-Two levels. A `fact` is a number: a rerun may move it in its last digits, so a moved fact gets one
-quiet `This run:` line saying the conclusions above hold. A `claim` is a conclusion (a verdict, a
-ranking, a threshold): when the run no longer supports it, a `Differs from the text:` line says so
-under the paragraph. When everything agrees the check cell shows nothing.
+Five kinds, judged differently:
+- `setup`: a setting the text describes (seeds, epochs, data rows, a study's values). When this run's
+  differs, the cell prints one line naming it, and the notebook is in "other setup" mode from then on.
+- `fact`: a number. A moved fact gets one quiet `This run:` line; none in other-setup mode.
+- `claim`: a conclusion tied to the text's configuration (a threshold at epoch 20, "3 of 3"). A failing
+  claim prints a `Differs from the text:` line; in other-setup mode it is not judged.
+- `ranking`: a direction or comparison of two things the run has both sides of; judged on any setup.
+- `verdict`: the paired rule's word ("better", "worse", "too close to call") of a stats.Comparison,
+  optionally with the effect in points as a second bracket. A rerun contradicts the text only when
+  the sign reverses or the text's effect lies outside the rerun's interval; a rerun that is merely
+  too close to call says so in a quiet line with its interval. With one seed nothing is judged, and
+  the notebook says once why.
 
-`check` also attaches its claims to the cell's output as a record (`MIME`), so that
-`python -m mnist_assignment.claims NOTEBOOK.ipynb` can check a saved notebook without a kernel:
-every phrase, brackets removed, must still be in the markdown cell above its check cell, and its
-bracketed value must be the value the run recorded. An edit of the text that swaps two numbers or
-turns a verdict around removes a bound phrase from the paragraph, and the verifier names it.
+A function that raises `stats.Missing` (a study value the run does not have) makes its item "not in
+this run": the cell says so in one line and goes on. When everything agrees the cell shows nothing.
+
+`check` also attaches its claims to the cell's output as a record (records.CLAIMS), each with its
+kind and status, so that `python -m mnist_assignment.claims NOTEBOOK.ipynb` can check a saved
+notebook without a kernel (see the verifier below).
 """
 
 from __future__ import annotations
@@ -31,13 +48,20 @@ from pathlib import Path
 
 import numpy as np
 
+from . import records, stats
+from .stats import accuracy as pm  # noqa: F401 (check cells format a summary row with it)
+
 DIFFERS = "Differs from the text:"
 THIS_RUN = "This run:"
+NOT_IN_RUN = "Not in this run:"
 HOLD = "the conclusions above hold"
-MIME = "application/vnd.mnist-claims+json"  # where the record travels in a cell's display_data output
+ONE_SEED = ("One seed: a comparison needs at least two seeds (three for the text's rule), "
+            "so no verdict is judged in this run.")
+MIME = records.CLAIMS
 
 BRACKETED = re.compile(r"\[([^\[\]]+)\]")
 HEADING = re.compile(r"^#{1,3}\s+(.+?)\s*#*\s*$")  # '## 5.1 Learning rate' (closing #'s allowed)
+SETTLED = {"better", "worse"}
 
 
 def normalise(text: str) -> str:
@@ -46,102 +70,242 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[*`]", "", text).split())
 
 
+def plain(phrase: str) -> str:
+    """A phrase as the markdown reads it: brackets removed."""
+    return BRACKETED.sub(r"\1", phrase)
+
+
 @dataclass(frozen=True)
 class Claim:
-    """One statement of a paragraph: `phrase` holds the text's value in brackets, `got` is this run's."""
+    """One statement of a paragraph: `phrase` holds the text's value(s) in brackets, `got` is this run's
+    (a value, a zero-argument function, or for a verdict a stats.Comparison or a list of them)."""
 
     kind: str
     phrase: str
-    got: str
+    got: object
+
+    @property
+    def texts(self) -> list[str]:
+        return BRACKETED.findall(self.phrase)
 
     @property
     def text(self) -> str:
-        """The value the text states: the bracketed part."""
-        return BRACKETED.search(self.phrase).group(1)
+        """The value the text states: the bracketed part(s), '; ' between two."""
+        return "; ".join(self.texts)
 
     @property
     def plain(self) -> str:
-        """The phrase as the markdown reads it."""
-        return BRACKETED.sub(r"\1", self.phrase)
-
-    @property
-    def rendered(self) -> str:
-        """The phrase as it would read with this run's value."""
-        return BRACKETED.sub(lambda _: self.got, self.phrase)
-
-    @property
-    def holds(self) -> bool:
-        return self.text == self.got
+        return plain(self.phrase)
 
 
-def bound(kind: str, phrase: str, got) -> Claim:
-    """A claim of either kind; a phrase without exactly one `[value]` is a mistake in the check cell."""
+def bound(kind: str, phrase: str, got, most: int = 1) -> Claim:
+    """A claim; a phrase without one `[value]` (two at most for a verdict) is a mistake in the check cell."""
     phrase = normalise(phrase)
-    if phrase.count("[") != 1 or phrase.count("]") != 1 or not BRACKETED.search(phrase):
-        raise ValueError(f"a claim's phrase needs exactly one [bracketed] value: {phrase!r}")
-    return Claim(kind, phrase, normalise(str(got)))
+    n = len(BRACKETED.findall(phrase))
+    if not 1 <= n <= most or phrase.count("[") != n or phrase.count("]") != n:
+        need = "exactly one" if most == 1 else f"one to {most}"
+        raise ValueError(f"a {kind}'s phrase needs {need} [bracketed] value: {phrase!r}")
+    return Claim(kind, phrase, got)
 
 
 def fact(phrase: str, got) -> Claim:
-    """A number the text states; `got` is this run's value, formatted as the text writes it."""
+    """A number the text states, formatted as the text writes it."""
     return bound("fact", phrase, got)
 
 
 def claim(phrase: str, got) -> Claim:
-    """A conclusion the text draws (verdict, ranking, threshold); `got` is what this run says."""
+    """A conclusion tied to the text's configuration; judged only when this run's setup is the text's."""
     return bound("claim", phrase, got)
 
 
-def record(items, quick: bool = False) -> dict:
-    """What a check cell leaves in the notebook for the verifier."""
-    return {"quick": bool(quick),
-            "claims": [{"kind": c.kind, "phrase": c.phrase, "text": c.text, "got": c.got} for c in items]}
+def ranking(phrase: str, got) -> Claim:
+    """A direction, ordering or comparison of two things this run has both sides of; judged on any setup."""
+    return bound("ranking", phrase, got)
 
 
-def bundle(rec: dict) -> dict:
-    """The record as display data: the empty text/plain is what Jupyter and nbconvert show, i.e. nothing."""
-    return {MIME: rec, "text/plain": ""}
+def verdict(phrase: str, got) -> Claim:
+    """The paired rule's word, [better] / [worse] / [too close to call] or a listing
+    [better, too close to call] (one word per comparison), and optionally a second [signed effect] in
+    points; got: a stats.Comparison or a list of them (or a function returning that)."""
+    return bound("verdict", phrase, got, most=2)
 
 
-def lines(items) -> list[str]:
-    """What a check cell prints: a `Differs` line per conclusion that fails, then one line for the
-    facts that moved; nothing when the run agrees with the text."""
-    failed = [c for c in items if c.kind == "claim" and not c.holds]
-    moved = [c for c in items if c.kind == "fact" and not c.holds]
-    out = [f"{DIFFERS} {c.plain}: the text says {c.text}, this run {c.got}." for c in failed]
+def setup(phrase: str, got) -> Claim:
+    """A setting the text describes (seeds, epochs, data rows, a study's values)."""
+    return bound("setup", phrase, got)
+
+
+# ---------------------------------------------------------------- judging a claim against this run
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A claim with this run's value as the text writes it, and what it means for the text."""
+
+    claim: Claim
+    got: str  # '' when the run has no value
+    status: str  # agrees / moved / differs / not judged / missing
+    note: str = ""  # a verdict: this run's word and interval; missing: what the run does not have
+    one_seed: bool = False
+
+    def record(self) -> dict:
+        c = self.claim
+        return {"kind": c.kind, "phrase": c.phrase, "text": c.text, "got": self.got, "status": self.status}
+
+
+# Notebook-wide state: a kernel runs the check cells in order, and one cell's setup line or one-seed line
+# stands for the cells after it. Keyed by phrase, so a cell run again replaces what it said before.
+_SETUPS: dict[str, bool] = {}  # setup phrase -> whether this run differs from it
+_ONE_SEED: list[str] = []  # the first verdict phrase of the cell that said ONE_SEED
+
+
+def reset() -> None:
+    """Forget the setups and the one-seed line (a fresh kernel; tests)."""
+    _SETUPS.clear()
+    _ONE_SEED.clear()
+
+
+def other_setup() -> bool:
+    """Whether a setup this run was checked against differs from the text's: facts and claims are then
+    not judged, verdicts and rankings still are."""
+    return any(_SETUPS.values())
+
+
+def effect(text: str, diff: float) -> str:
+    """A difference in points with as many decimals as the text's `text` ('+0.72' -> 2)."""
+    if not math.isfinite(diff):
+        return "n/a"
+    digits = len(text.split(".")[1]) if "." in text else 0
+    return f"{100 * diff:+.{digits}f}"
+
+
+def outside(text: str, c: stats.Comparison) -> bool:
+    """Whether the effect the text states lies outside this run's interval (as the tables round it)."""
+    try:
+        value = float(text.replace("−", "-"))
+    except ValueError:
+        raise ValueError(f"a verdict's second bracket must be a signed number of points, not {text!r}") from None
+    return c.judged and not round(100 * c.low, 2) <= value <= round(100 * c.high, 2)
+
+
+def replicate(word: str, stated: str | None, c: stats.Comparison) -> str:
+    """One comparison against the text's word (and effect): the status the replication rule gives it."""
+    if c.seeds < 2 and not c.failed:
+        return "not judged"
+    if word == c.word:
+        return "agrees" if stated is None or stated == effect(stated, c.diff) else "moved"
+    if word in SETTLED and c.word in SETTLED:
+        return "differs"  # the sign reversed
+    if stated is not None and outside(stated, c):
+        return "differs"  # the text's effect is not what this run measured
+    return "moved"  # merely less (or more) certain: the evidence is not against the text
+
+
+def judge_verdict(c: Claim, value) -> Judged:
+    comparisons = [value] if isinstance(value, stats.Comparison) else list(value)
+    words = [w.strip() for w in c.texts[0].split(",")]
+    stated = c.texts[1] if len(c.texts) == 2 else None
+    if len(words) == 1:
+        words *= len(comparisons)
+    if len(words) != len(comparisons) or (stated is not None and len(comparisons) != 1):
+        raise ValueError(f"the verdict {c.phrase!r} states {len(words)} word(s) for {len(comparisons)} comparison(s)")
+    said = [x.word for x in comparisons]
+    got = said[0] if len(set(said)) == 1 else ", ".join(said)
+    if stated is not None:
+        got += f"; {effect(stated, comparisons[0].diff)}"
+    statuses = [replicate(w, stated, x) for w, x in zip(words, comparisons)]
+    status = next(s for s in ("not judged", "differs", "moved", "agrees") if s in statuses)
+    note = "; ".join(x.word if not x.judged else f"{x.word}, {stats.interval(x)} points" for x in comparisons)
+    return Judged(c, got, status, note, one_seed=status == "not judged")
+
+
+def judge(c: Claim, other: bool) -> Judged:
+    """c against this run; other: the run is in other-setup mode."""
+    try:
+        value = c.got() if callable(c.got) else c.got
+    except stats.Missing as missing:
+        return Judged(c, "", "missing", note=str(missing))
+    except Exception:
+        if other and c.kind in ("fact", "claim"):
+            return Judged(c, "", "not judged")  # a number of the text's configuration this run cannot compute
+        raise
+    if c.kind == "verdict":
+        return judge_verdict(c, value)
+    got = normalise(str(value))
+    if c.kind in ("fact", "claim") and other:
+        return Judged(c, got, "not judged")
+    if got == c.text:
+        return Judged(c, got, "agrees")
+    return Judged(c, got, "moved" if c.kind == "fact" else "differs")
+
+
+def rendered(j: Judged) -> str:
+    """The phrase as it would read with this run's value."""
+    return BRACKETED.sub(lambda _: j.got, j.claim.phrase)
+
+
+def lines(judged: list[Judged], one_seed_line: bool = False) -> list[str]:
+    """What a check cell prints: the setup line, the one-seed line, what the run does not have, a Differs
+    line per contradicted conclusion, a quiet line per verdict that moved, one line for the facts that
+    moved; nothing when the run agrees with the text."""
+    out = []
+    setups = [j for j in judged if j.claim.kind == "setup" and j.status == "differs"]
+    if setups:
+        out.append(f"{THIS_RUN} {', '.join(map(rendered, setups))}; "
+                   f"the text describes {', '.join(j.claim.plain for j in setups)}.")
+    if one_seed_line:
+        out.append(ONE_SEED)
+    missing = list(dict.fromkeys(j.note for j in judged if j.status == "missing"))
+    if missing:
+        out.append(f"{NOT_IN_RUN} {', '.join(missing)}; the text's sentences about "
+                   f"{'it' if len(missing) == 1 else 'them'} are not checked.")
+    for j in judged:
+        if j.status == "differs" and j.claim.kind != "setup":
+            out.append(f"{DIFFERS} {j.claim.plain}: the text says {j.claim.text}, this run "
+                       f"{j.note if j.claim.kind == 'verdict' else j.got}.")
+    out += [f'{THIS_RUN} "{j.claim.plain}": {j.note}.' for j in judged
+            if j.claim.kind == "verdict" and j.status == "moved"]
+    moved = [j for j in judged if j.claim.kind != "verdict" and j.status == "moved"]
     if moved:
-        values = "; ".join(c.rendered for c in moved)
-        out.append(f"{THIS_RUN} {values}." if failed else f"{THIS_RUN} {values} — {HOLD}.")
+        values = "; ".join(map(rendered, moved))
+        calm = len(out) == (len(setups) > 0) + one_seed_line  # nothing above but the setting: conclusions hold
+        out.append(f"{THIS_RUN} {values} — {HOLD}." if calm else f"{THIS_RUN} {values}.")
     return out
 
 
-def in_kernel() -> bool:
-    """True inside a Jupyter kernel, where a cell's display data is saved with the notebook."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    return getattr(get_ipython(), "kernel", None) is not None
-
-
-def publish(rec: dict) -> None:
-    """Attach the record to the running cell's output; outside a kernel there is no output to keep."""
-    if in_kernel():
-        from IPython.display import display
-
-        display(bundle(rec), raw=True)
-
-
 def check(*items: Claim, quick: bool = False) -> None:
-    """Print under the paragraph what differs from the text (nothing in a QUICK smoke run, which the
-    text does not describe), and record every claim for the verifier."""
-    if not quick:
-        for line in lines(items):
-            print(line)
-    publish(record(items, quick))
+    """Print under the paragraph what this run says against the text (nothing in a QUICK smoke run, which
+    the text does not describe), and record every claim with its status for the verifier."""
+    judged = {}
+    for i, c in enumerate(items):  # the setups first: they decide how this cell and the cells after it judge
+        if c.kind == "setup":
+            judged[i] = j = judge(c, False)
+            _SETUPS[c.phrase] = j.status == "differs"
+    other = other_setup()
+    for i, c in enumerate(items):
+        if c.kind != "setup":
+            judged[i] = judge(c, other)
+    results = [judged[i] for i in range(len(items))]
+    first = next((j.claim.phrase for j in results if j.one_seed), None)
+    say_one_seed = not quick and first is not None and (not _ONE_SEED or _ONE_SEED[0] == first)
+    if say_one_seed:
+        _ONE_SEED[:] = [first]
+    out = [] if quick else lines(results, say_one_seed)
+    for line in out:
+        print(line)
+    records.show(MIME, {"quick": bool(quick), "differs": any(line.startswith(DIFFERS) for line in out),
+                        "claims": [j.record() for j in results]})
 
 
 # ---------------------------------------------------------------- the verifier: a saved notebook against its text
+
+ANALYSIS = re.compile(r"^#+\s*4\b", re.M)  # the analysis starts at section 4's heading
+NUMBER = re.compile(r"(?<![\w.])[-−+]?\d[\d,]*(?:\.\d+)?%?(?!\w)")
+REFERENCE = re.compile(r"(?:Figures?|Tables?|[Ss]ections?)\s+(?:\d+(?:\.\d+)?\s*(?:,|and|or|to|–)\s*)*$")
+WORD = re.compile(r"\b(?:better|worse|ties?|settled|unsettled|borderline|falls?|falling|rises?|rising|flat|wins?|"
+                  r"loses?|faster|slower|smaller|larger|higher|lower|more|less|fewer|overfits?|above|below|same|"
+                  r"clearly|best|worst|weakest|strongest|helps?|hurts?|costs?|gains?|ahead|beats?)\b", re.I)
+NOT_PROSE = re.compile(r"\]\([^)]*\)|<[^>]*>")  # link targets and HTML tags: no claims in them
 
 
 class NotANotebook(Exception):
@@ -173,15 +337,8 @@ def is_record(rec) -> bool:
                     for c in rec["claims"]))
 
 
-def records_of(cell) -> list:
-    """The claims records in a code cell's outputs (one per `check` call)."""
-    if cell.cell_type != "code":
-        return []
-    return [o.data[MIME] for o in cell.get("outputs", []) if MIME in o.get("data", {})]
-
-
 def heading_of(nb, index: int) -> str | None:
-    """The nearest #, ## or ### heading at or above markdown cell `index`."""
+    """The nearest #, ## or ### heading at or above cell `index`."""
     for cell in reversed(nb.cells[:index + 1]):
         if cell.cell_type == "markdown":
             found = [m.group(1) for m in map(HEADING.match, cell.source.splitlines()) if m]
@@ -202,14 +359,23 @@ def paragraph_above(nb, index: int) -> int | None:
 
 def bindings(nb) -> list[tuple[int | None, int, dict]]:
     """(paragraph index, check cell index, record) for every record in the notebook, in order."""
-    return [(paragraph_above(nb, i), i, rec) for i, cell in enumerate(nb.cells) for rec in records_of(cell)]
+    return [(paragraph_above(nb, i), i, rec) for i, cell in enumerate(nb.cells) for rec in records.in_cell(cell, MIME)]
+
+
+def phrase_pattern(phrase: str) -> re.Pattern:
+    """The phrase, not as a part of a longer word or number ('at 1' in 'at 10')."""
+    start = r"(?<!\w)" if re.match(r"\w", phrase) else ""
+    end = r"(?!\w)" if re.search(r"\w$", phrase) else ""
+    return re.compile(start + re.escape(phrase) + end)
 
 
 def contains(text: str, phrase: str) -> bool:
-    """Whether normalised text has the phrase, not as a part of a longer word or number ('at 1' in 'at 10')."""
-    start = r"(?<!\w)" if re.match(r"\w", phrase) else ""
-    end = r"(?!\w)" if re.search(r"\w$", phrase) else ""
-    return re.search(start + re.escape(phrase) + end, text) is not None
+    return phrase_pattern(phrase).search(text) is not None
+
+
+def subject_words(phrase: str) -> int:
+    """The words and numbers of a phrase outside its brackets: what says what the value is of."""
+    return len(re.findall(r"\w+(?:[.,']\w+)*", BRACKETED.sub(" ", phrase)))
 
 
 def problems(nb, paragraph: int, rec: dict) -> list[str]:
@@ -217,11 +383,66 @@ def problems(nb, paragraph: int, rec: dict) -> list[str]:
     markdown = normalise(nb.cells[paragraph].source)
     out = []
     for c in rec["claims"]:
-        plain = normalise(BRACKETED.sub(r"\1", c["phrase"]))
-        if not contains(markdown, plain):
-            out.append(f'{where(nb, paragraph)}: the text no longer has the phrase "{plain}"')
+        text = normalise(plain(c["phrase"]))
+        if subject_words(c["phrase"]) < 2:
+            out.append(f'{where(nb, paragraph)}: the phrase "{c["phrase"]}" does not say what its value is of '
+                       "(it needs two words or more outside its brackets)")
+        if not contains(markdown, text):
+            out.append(f'{where(nb, paragraph)}: the text no longer has the phrase "{text}"')
         elif c["text"] != c["got"]:
-            out.append(f'{where(nb, paragraph)}: "{plain}": the text says {c["text"]}, this run recorded {c["got"]}')
+            got = c["got"] or "no value (not in this run)"
+            out.append(f'{where(nb, paragraph)}: "{text}": the text says {c["text"]}, this run recorded {got}')
+    return out
+
+
+def prose(source: str) -> str:
+    """A markdown cell's sentences: headings, link targets and tags left out, normalised."""
+    lines_ = [line for line in source.splitlines() if not HEADING.match(line)]
+    return normalise(NOT_PROSE.sub(" ", "\n".join(lines_)))
+
+
+def statements(text: str) -> list[re.Match]:
+    """The numbers (not a figure, table or section reference, nor an enumeration's '(1)') and the verdict,
+    comparative and direction words of a paragraph."""
+    numbers = [m for m in NUMBER.finditer(text) if not REFERENCE.search(text[max(0, m.start() - 40):m.start()])
+               and not re.fullmatch(r"\(\d\)", text[max(0, m.start() - 1):m.end() + 1])]
+    return sorted(numbers + list(WORD.finditer(text)), key=lambda m: m.start())
+
+
+def unbound(nb, index: int, phrases: list[str]) -> list[str]:
+    """One line per number or verdict word of markdown cell `index` outside every phrase bound under it."""
+    text = prose(nb.cells[index].source)
+    found = statements(text)
+    if not found:
+        return []
+    if not phrases:
+        return [f"{where(nb, index)}: the paragraph states numbers or verdicts, and no check cell under it "
+                "recorded any (deleted, or its outputs cleared)"]
+    spans = [m.span() for p in phrases for m in phrase_pattern(normalise(plain(p))).finditer(text)]
+    out = []
+    for m in found:
+        if not any(a <= m.start() and m.end() <= b for a, b in spans):
+            context = text[max(0, m.start() - 30):m.end() + 30]
+            out.append(f'{where(nb, index)}: "{m.group(0)}" is in no phrase a check cell binds ("…{context}…")')
+    return out
+
+
+def coverage(nb) -> list[str]:
+    """The analysis paragraphs' numbers and verdict words that no check cell binds to the run."""
+    cells = nb.cells
+    start = next((i for i, c in enumerate(cells) if c.cell_type == "markdown" and ANALYSIS.search(c.source)), None)
+    if start is None:
+        return []
+    out = []
+    for i in range(start, len(cells)):
+        if cells[i].cell_type != "markdown":
+            continue
+        below = []
+        for cell in cells[i + 1:]:
+            if cell.cell_type == "markdown":
+                break
+            below += [c["phrase"] for rec in records.in_cell(cell, MIME) if is_record(rec) for c in rec["claims"]]
+        out.extend(unbound(nb, i, below))
     return out
 
 
@@ -241,6 +462,24 @@ def verify(nb, name: str = "the notebook") -> list[str]:
             out.append(f"{where(nb, index)}: a check cell with no markdown cell above it")
         else:
             out.extend(problems(nb, paragraph, rec))
+    return out + coverage(nb)
+
+
+def submission_problems(nb) -> list[str]:
+    """Why a run is not the one the text describes, one line each: a setup that differs from the text's, or
+    a claim the run contradicts. None for a run the text describes (or a notebook with no claims records)."""
+    out = []
+    for _, index, rec in bindings(nb):
+        if not is_record(rec) or rec.get("quick"):
+            continue
+        for c in rec["claims"]:
+            if c.get("status") != "differs":
+                continue
+            if c.get("kind") == "setup":
+                out.append(f'{where(nb, index)}: the text describes "{plain(c["phrase"])}", this run {c["got"]}')
+            else:
+                out.append(f'{where(nb, index)}: {DIFFERS} "{plain(c["phrase"])}": the text says {c["text"]}, '
+                           f'this run {c["got"]}')
     return out
 
 
@@ -294,13 +533,6 @@ def as_printed(x: float, digits: int = 2) -> float:
 def num(x: float | None, digits: int = 1) -> str:
     """'6.3', or 'never' for an epoch count that was never reached."""
     return f"{x:.{digits}f}" if x is not None and math.isfinite(x) else "never"
-
-
-def pm(r) -> str:
-    """A summary row's final validation accuracy as the text writes it: '97.44 ± 0.05'."""
-    if not math.isfinite(r.final_val_acc):
-        return "diverged"
-    return f"{100 * r.final_val_acc:.2f} ± {100 * r.final_val_acc_std:.2f}" if r.seeds > 1 else pct(r.final_val_acc)
 
 
 TREND_TOL = 0.005  # 'still falling': the last three epochs' mean more than 0.5% below the three before

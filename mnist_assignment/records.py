@@ -14,6 +14,7 @@ import copy
 
 PREFIX = "application/vnd.mnist-"
 RUN = "application/vnd.mnist-run+json"  # checks.check_run: what the run used
+CLAIMS = "application/vnd.mnist-claims+json"  # claims.check: the text's claims against this run's values
 
 
 def show(mime: str, record: dict) -> bool:
@@ -38,10 +39,16 @@ def is_hidden(output) -> bool:
             and all(k.startswith(PREFIX) or (k == "text/plain" and not data[k]) for k in data))
 
 
+def in_cell(cell, mime: str) -> list:
+    """The records of this mime type in one cell's outputs, in order (none in a markdown cell)."""
+    if cell.get("cell_type") != "code":
+        return []
+    return [output["data"][mime] for output in cell.get("outputs", []) if mime in output.get("data", {})]
+
+
 def find(nb, mime: str) -> list:
     """Every record of this mime type in the notebook's outputs, in cell order."""
-    return [output["data"][mime] for cell in nb.cells if cell.cell_type == "code"
-            for output in cell.get("outputs", []) if mime in output.get("data", {})]
+    return [record for cell in nb.cells for record in in_cell(cell, mime)]
 
 
 def without_hidden(nb):
