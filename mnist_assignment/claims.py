@@ -273,11 +273,11 @@ def lines(judged: list[Judged], one_seed_line: bool = False) -> list[str]:
     return out
 
 
-def check(*items: Claim, quick: bool = False) -> None:
-    """Print under the paragraph what this run says against the text (nothing in a QUICK smoke run, which
-    the text does not describe), and record every claim with its status for the verifier."""
+def evaluate(items) -> list[Judged]:
+    """Every item judged against this run, the setups first: they decide how the rest of this cell and the
+    cells after it are judged."""
     judged = {}
-    for i, c in enumerate(items):  # the setups first: they decide how this cell and the cells after it judge
+    for i, c in enumerate(items):
         if c.kind == "setup":
             judged[i] = j = judge(c, False)
             _SETUPS[c.phrase] = j.status == "differs"
@@ -285,7 +285,19 @@ def check(*items: Claim, quick: bool = False) -> None:
     for i, c in enumerate(items):
         if c.kind != "setup":
             judged[i] = judge(c, other)
-    results = [judged[i] for i in range(len(items))]
+    return [judged[i] for i in range(len(items))]
+
+
+def record(results: list[Judged], printed: list[str], quick: bool = False) -> dict:
+    """What a check cell leaves in the notebook for the verifier and `make submission`."""
+    return {"quick": bool(quick), "differs": any(line.startswith(DIFFERS) for line in printed),
+            "claims": [j.record() for j in results]}
+
+
+def check(*items: Claim, quick: bool = False) -> None:
+    """Print under the paragraph what this run says against the text (nothing in a QUICK smoke run, which
+    the text does not describe), and record every claim with its status for the verifier."""
+    results = evaluate(items)
     first = next((j.claim.phrase for j in results if j.one_seed), None)
     say_one_seed = not quick and first is not None and (not _ONE_SEED or _ONE_SEED[0] == first)
     if say_one_seed:
@@ -293,8 +305,7 @@ def check(*items: Claim, quick: bool = False) -> None:
     out = [] if quick else lines(results, say_one_seed)
     for line in out:
         print(line)
-    records.show(MIME, {"quick": bool(quick), "differs": any(line.startswith(DIFFERS) for line in out),
-                        "claims": [j.record() for j in results]})
+    records.show(MIME, record(results, out, quick))
 
 
 # ---------------------------------------------------------------- the verifier: a saved notebook against its text
