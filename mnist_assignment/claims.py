@@ -420,6 +420,16 @@ def statements(text: str) -> list[re.Match]:
     return sorted(numbers + list(WORD.finditer(text)), key=lambda m: m.start())
 
 
+def around(text: str, m: re.Match, width: int = 30) -> str:
+    """The words around a match, cut at spaces, '…' where the paragraph goes on."""
+    before, after = text[max(0, m.start() - width):m.start()], text[m.end():m.end() + width]
+    if m.start() > width:
+        before = "…" + before.split(" ", 1)[-1]
+    if m.end() + width < len(text):
+        after = after.rsplit(" ", 1)[0] + "…"
+    return before + m.group(0) + after
+
+
 def unbound(nb, index: int, phrases: list[str]) -> list[str]:
     """One line per number or verdict word of markdown cell `index` outside every phrase bound under it."""
     text = prose(nb.cells[index].source)
@@ -433,8 +443,7 @@ def unbound(nb, index: int, phrases: list[str]) -> list[str]:
     out = []
     for m in found:
         if not any(a <= m.start() and m.end() <= b for a, b in spans):
-            context = text[max(0, m.start() - 30):m.end() + 30]
-            out.append(f'{where(nb, index)}: "{m.group(0)}" is in no phrase a check cell binds ("…{context}…")')
+            out.append(f'{where(nb, index)}: "{m.group(0)}" is in no phrase a check cell binds ("{around(text, m)}")')
     return out
 
 
