@@ -366,7 +366,7 @@ def test_the_heading_in_the_paragraphs_own_cell_names_it():
                                  'cell 6 (5.2 Batch size): "64" is in no phrase a check cell binds '
                                  '("…the accuracy is rising from 64 to 256.")',
                                  'cell 6 (5.2 Batch size): "256" is in no phrase a check cell binds '
-                                 '("…accuracy is rising from 64 to 256.")']
+                                 '("…is rising from 64 to 256.")']
 
 
 def test_a_quick_run_is_not_verified(tmp_path, capsys):
