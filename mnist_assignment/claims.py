@@ -311,7 +311,7 @@ def check(*items: Claim, quick: bool = False) -> None:
 # ---------------------------------------------------------------- the verifier: a saved notebook against its text
 
 ANALYSIS = re.compile(r"^#+\s*4\b", re.M)  # the analysis starts at section 4's heading
-NUMBER = re.compile(r"(?<![\w.])[-−+]?\d[\d,]*(?:\.\d+)?%?(?!\w)")
+NUMBER = re.compile(r"(?<![\w.])[-−+]?\d(?:[\d,]*\d)?(?:\.\d+)?%?(?!\w)")  # '42,000', not the comma of '8,'
 REFERENCE = re.compile(r"(?:Figures?|Tables?|[Ss]ections?)\s+(?:\d+(?:\.\d+)?\s*(?:,|and|or|to|–)\s*)*$")
 WORD = re.compile(r"\b(?:better|worse|ties?|settled|unsettled|borderline|falls?|falling|rises?|rising|flat|wins?|"
                   r"loses?|faster|slower|smaller|larger|higher|lower|more|less|fewer|overfits?|above|below|same|"

@@ -125,8 +125,9 @@ def train_acc(last: dict) -> float:
     return last.get("train_acc_eval", last["train_acc"])
 
 
-def summarise(study: dict) -> pd.DataFrame:
-    """One row per value: final validation accuracy (mean, std over the seeds that did not diverge) and more."""
+def summarise(study: dict, name: str | None = None) -> pd.DataFrame:
+    """One row per value: final validation accuracy (mean, std over the seeds that did not diverge) and more.
+    name ('lr'): how a value the run lacks is named ('lr 0.3'), so that a check cell can say which."""
     rows = []
     for value, runs in by_value(records(study)).items():
         ok = [r for r in runs if not r.diverged]
@@ -144,14 +145,17 @@ def summarise(study: dict) -> pd.DataFrame:
             # per seed, for paired comparisons; NaN where the run diverged
             "per_seed": {r.seed: (math.nan if r.diverged else r.epochs[-1]["val_acc"]) for r in runs},
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["name"] = name
+    return table
 
 
 def row(summary: pd.DataFrame, value):
     """A summary table's row for one value; Missing when the run did not study it."""
-    found = summary[summary.value == value]
+    found = summary[summary.value == value] if len(summary) else summary
     if found.empty:
-        raise Missing(label(value))
+        name = summary.attrs.get("name")
+        raise Missing(f"{name} {label(value)}" if name else label(value))
     return found.iloc[0]
 
 

@@ -41,9 +41,9 @@ def history(final_acc, epochs=3, train_loss=0.5):
              "val_acc": final_acc - 0.01 * (epochs - e), "seconds": 1.0} for e in range(1, epochs + 1)]
 
 
-def table(**finals):
+def table(name=None, **finals):
     """A summary table from {value: [final accuracy per seed]}."""
-    return stats.summarise({v: [history(a) for a in accs] for v, accs in finals.items()})
+    return stats.summarise({v: [history(a) for a in accs] for v, accs in finals.items()}, name)
 
 
 def comparison(*diffs):
@@ -105,13 +105,13 @@ def test_a_quick_run_prints_nothing(capsys, shown):
 
 
 def test_a_value_the_run_does_not_have_is_one_line_and_no_exception(capsys, shown):
-    lr = table(**{"0.01": [0.96, 0.961], "0.1": [0.97, 0.972]})  # a student took 0.3 out
+    lr = table(name="lr", **{"0.01": [0.96, 0.961], "0.1": [0.97, 0.972]})  # a student took 0.3 out
     out = printed(capsys,
                   fact("0.3 reaches [97.00 ± 0.38]%", lambda: claims.pm(stats.row(lr, 0.3))),
                   claim("0.3 is [not diverged]", lambda: "diverged" if stats.row(lr, 0.3).diverged else "not diverged"),
                   verdict("0.3 against 0.1 is [too close to call]", lambda: stats.compare(lr, 0.3, "0.1")),
                   fact("0.1 reaches [97.10]%", lambda: claims.pct(stats.row(lr, "0.1").final_val_acc)))
-    assert out == ["Not in this run: 0.3; the text's sentences about it are not checked."]
+    assert out == ["Not in this run: lr 0.3; the text's sentences about it are not checked."]
     assert [c["status"] for c in shown[0][1]["claims"]] == ["missing", "missing", "missing", "agrees"]
 
 
@@ -311,7 +311,7 @@ def test_an_edit_of_a_bound_phrase_is_caught(edited, phrases):
 
 
 @pytest.mark.parametrize("edited, loose", [
-    (LR_TEXT + " A run takes 9.6 s.", ["9.6"]),  # a number outside any phrase
+    (LR_TEXT + " A run takes 9.6 s, 8, then 42,000 images.", ["9.6", "8", "42,000"]),  # numbers outside any phrase
     (LR_TEXT.replace("every seed diverged", "every seed diverged, so lower rates are safer"), ["lower"]),
     (LR_TEXT.replace("0.1 is better than 0.01 by", "0.1 is worse than 0.01 by"), ["0.1", "worse", "0.01", "+0.86"]),
 ])
