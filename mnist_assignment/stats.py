@@ -21,7 +21,6 @@ DIVERGED_LOSS = 100.0  # the notebook's loop stops a run whose epoch loss is NaN
 COLLAPSED = 0.2  # a finished run below twice chance (10 classes) learned next to nothing
 MARGIN = 0.0005  # better/worse only when the interval clears zero by more than 0.05 points
 CONFIDENCE = 0.95
-WORDS = ("better", "worse", "too close to call")  # what the rule can say of two values
 
 
 class Missing(KeyError):
@@ -290,13 +289,17 @@ def display_table(summary: pd.DataFrame, factor: str, vs=None) -> pd.DataFrame:
 
     vs: a value of this table, or (name, per-seed accuracies) from another one, or a list of them: adds
     for each the column "vs <name>": the paired difference in points, its 95% interval and the rule's
-    word, so that every verdict in the text can be seen (with one seed, the difference alone).
+    word, so that every verdict in the text can be seen (with one seed, the difference alone; none for a
+    reference value the run does not have).
     """
     table = {factor: summary["value"].map(label),
              "final val acc %": [accuracy(r) for r in summary.itertuples()]}
     for ref in (vs if isinstance(vs, list) else [] if vs is None else [vs]):
         name = ref[0] if isinstance(ref, tuple) else label(ref)
-        per_ref = reference(summary, ref)
+        try:
+            per_ref = reference(summary, ref)
+        except Missing:
+            continue  # a reference value this run did not study: no column to compare against it
         cells = []
         for value, per_seed in zip(summary.value, summary.per_seed):
             if not isinstance(ref, tuple) and value == ref:

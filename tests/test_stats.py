@@ -101,6 +101,11 @@ def test_a_value_the_run_does_not_have_is_missing():
         stats.curve(runs, "blown", "val_loss")
 
 
+def test_a_table_leaves_out_a_reference_the_run_does_not_have():
+    shown = stats.display_table(stats.summarise(study(a=[0.96, 0.97], b=[0.95, 0.96])), "setting", vs=[0.3, "b"])
+    assert [c for c in shown.columns if c.startswith("vs ")] == ["vs b: points [95% CI]"]
+
+
 def test_a_comparison_with_another_tables_reference_is_named_by_it():
     table = stats.summarise(study(a=[0.96, 0.962, 0.964]))
     c = stats.compare(table, "a", ("no dropout", {0: 0.95, 1: 0.95, 2: 0.95}))
