@@ -127,7 +127,10 @@ def verdict(phrase: str, got) -> Claim:
     """The paired rule's word, [better] / [worse] / [too close to call] or a listing
     [better, too close to call] (one word per comparison), and optionally a second [signed effect] in
     points; got: a stats.Comparison or a list of them (or a function returning that)."""
-    return bound("verdict", phrase, got, most=2)
+    c = bound("verdict", phrase, got, most=2)
+    if len(c.texts) == 2 and not re.fullmatch(r"[-−+]\d+(?:\.\d+)?", c.texts[1]):
+        raise ValueError(f"a verdict's second bracket is a signed number of points: {c.phrase!r}")
+    return c
 
 
 def setup(phrase: str, got) -> Claim:
@@ -181,10 +184,7 @@ def effect(text: str, diff: float) -> str:
 
 def outside(text: str, c: stats.Comparison) -> bool:
     """Whether the effect the text states lies outside this run's interval (as the tables round it)."""
-    try:
-        value = float(text.replace("−", "-"))
-    except ValueError:
-        raise ValueError(f"a verdict's second bracket must be a signed number of points, not {text!r}") from None
+    value = float(text.replace("−", "-"))  # verdict() made sure it is a signed number
     return c.judged and not round(100 * c.low, 2) <= value <= round(100 * c.high, 2)
 
 

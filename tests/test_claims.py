@@ -72,6 +72,8 @@ def test_a_verdict_takes_a_word_and_optionally_its_effect():
     assert c.texts == ["better", "+0.72"] and c.plain == "16 is better than 64 (+0.72 points"
     with pytest.raises(ValueError, match="one to 2"):
         verdict("[a] [b] [c]", None)
+    with pytest.raises(ValueError, match="signed number of points"):
+        verdict("16 is [better] than 64 ([0.72] points", None)
 
 
 # ---------------------------------------------------------------- what a check cell prints
