@@ -433,6 +433,41 @@ def test_a_check_cell_in_a_kernel_records_its_claims_and_shows_only_what_differs
     assert html.count("This run:") == 1
 
 
+STUDENT_RUN = """from mnist_assignment import stats
+from mnist_assignment.claims import check, fact, setup, verdict
+SEEDS = 1
+run = lambda acc: [{"epoch": 1, "train_loss": 0.3, "train_acc": acc, "val_loss": 0.2, "val_acc": acc, "seconds": 1}]
+lr_table = stats.summarise({0.01: [run(0.96)], 0.1: [run(0.97)]}, "lr")  # 0.3 taken out
+"""
+
+
+def test_a_students_one_seed_run_without_a_value_runs_through_saying_each_thing_once(tmp_path):
+    """A kernel runs the check cells in order: the setup line where the setup is checked, the one-seed line
+    once, the missing value in the cell that needs it; no cell raises, and `make submission` is told why."""
+    from nbclient import NotebookClient
+
+    cells = [new_code_cell(STUDENT_RUN),
+             new_markdown_cell("## 4 Baseline\n\nEvery number below is over 3 seeds."),
+             new_code_cell('check(setup("is over [3] seeds", SEEDS))'),
+             new_markdown_cell("0.1 is better than 0.01; 0.3 reaches 97.00%."),
+             new_code_cell('check(verdict("0.1 is [better] than 0.01", lambda: stats.compare(lr_table, 0.1, 0.01)),\n'
+                           '      fact("0.3 reaches [97.00]%", lambda: stats.row(lr_table, 0.3)))'),
+             new_markdown_cell("0.01 is worse than 0.1."),
+             new_code_cell('check(verdict("0.01 is [worse] than 0.1", lambda: stats.compare(lr_table, 0.01, 0.1)))')]
+    nb = new_notebook(cells=cells)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute(
+        env=env)
+
+    def said(i):
+        return [line for o in nb.cells[i].outputs if o.output_type == "stream" for line in o.text.splitlines()]
+
+    assert said(2) == ["This run: is over 1 seeds; the text describes is over 3 seeds."]
+    assert said(4) == [claims.ONE_SEED, "Not in this run: lr 0.3; the text's sentences about it are not checked."]
+    assert said(6) == []
+    assert claims.submission_problems(nb) == ['cell 2 (4 Baseline): the text describes "is over 3 seeds", this run 1']
+
+
 def test_the_verifier_runs_as_a_module(tmp_path):
     import subprocess
 
