@@ -4,8 +4,8 @@ A cell displays a record under a mime type of this project (application/vnd.mnis
 empty text/plain beside it: Jupyter, VS Code and nbconvert know no renderer for the type and fall
 back on the empty text, so nothing shows; report.py leaves these outputs out of the PDF altogether.
 The executed notebook then says what its kernel actually did (the run's parameters after QUICK,
-the data it read), and `make submission` judges from that, not from a parameters cell that may
-have been edited since.
+the data it read; each check cell's claims and how they fared), and `make submission` and the
+claims verifier judge from that, not from cells that may have been edited since.
 """
 
 from __future__ import annotations
