@@ -203,6 +203,8 @@ def replicate(word: str, stated: str | None, c: stats.Comparison) -> str:
 
 def judge_verdict(c: Claim, value) -> Judged:
     comparisons = [value] if isinstance(value, stats.Comparison) else list(value)
+    if not comparisons or not all(isinstance(x, stats.Comparison) for x in comparisons):
+        raise TypeError(f"the verdict {c.phrase!r} needs a stats.Comparison or a list of them, not {value!r}")
     words = [w.strip() for w in c.texts[0].split(",")]
     stated = c.texts[1] if len(c.texts) == 2 else None
     if len(words) == 1:

@@ -74,6 +74,8 @@ def test_a_verdict_takes_a_word_and_optionally_its_effect():
         verdict("[a] [b] [c]", None)
     with pytest.raises(ValueError, match="signed number of points"):
         verdict("16 is [better] than 64 ([0.72] points", None)
+    with pytest.raises(TypeError, match="stats.Comparison"):
+        check(verdict("16 is [better] than 64", "better"))  # the old API's word: a mistake, said as such
 
 
 # ---------------------------------------------------------------- what a check cell prints
