@@ -232,6 +232,24 @@ def test_a_verdict_with_a_diverged_seed_is_not_called_better(capsys):
         'This run: "a is better than b": diverged on 1 of 3 seeds.']
 
 
+def test_the_modules_example_runs_against_the_api(capsys, shown):
+    import textwrap
+
+    after = claims.__doc__.split("computes it):\n")[1].splitlines()
+    block = next(i for i, line in enumerate(after) if line and not line.startswith("    "))
+    example = textwrap.dedent("\n".join(after[:block]))
+
+    def summary(finals):
+        return stats.summarise({v: [history(a) for a in accs] for v, accs in finals.items()})
+
+    lr_table = summary({0.1: [0.9744, 0.9748, 0.9752], 1.0: [0.97, 0.97, 0.97]})
+    bs_table = summary({16: [0.9718, 0.9720, 0.9722], 64: [0.9646, 0.9648, 0.9650], 256: [0.95, 0.951, 0.952]})
+    exec(example, {**vars(claims), "stats": stats, "SEEDS": 3, "QUICK": False, "lr_table": lr_table,
+                   "bs_table": bs_table, "BATCH_SIZES": [16, 64, 256]})
+    assert [c["kind"] for c in shown[0][1]["claims"]] == ["setup", "fact", "claim", "ranking", "verdict"]
+    assert capsys.readouterr().out  # its claim of 3 of 3 diverged seeds does not hold here, and it says so
+
+
 # ---------------------------------------------------------------- the verifier
 
 LR_TEXT = """At 0.01 the final validation accuracy is **96.58 ± 0.08%**, at 0.1 it is **97.44 ± 0.07%**:
