@@ -32,8 +32,11 @@ A function that raises `stats.Missing` (a study value the run does not have) mak
 this run": the cell says so in one line and goes on. When everything agrees the cell shows nothing.
 
 `check` also attaches its claims to the cell's output as a record (records.CLAIMS), each with its
-kind and status, so that `python -m mnist_assignment.claims NOTEBOOK.ipynb` can check a saved
-notebook without a kernel (see the verifier below).
+kind and status, so that `python -m mnist_assignment.claims NOTEBOOK.ipynb` (verify) can check a
+saved notebook without a kernel: every phrase, brackets removed, must still be in the markdown cell
+above its check cell with the value the run recorded, and every number and verdict word of the
+analysis must sit in such a phrase. `submission_problems` says why a run is not the one the text
+describes, for `make submission`.
 """
 
 from __future__ import annotations
@@ -469,7 +472,10 @@ def coverage(nb) -> list[str]:
 
 
 def verify(nb, name: str = "the notebook") -> list[str]:
-    """The lines saying where the notebook's text and the run it records disagree; none when they agree.
+    """The lines saying where the notebook's text and the run it records disagree; none when they agree:
+    a phrase the paragraph above its check cell no longer has, a value the text states that is not the one
+    the run recorded, a phrase that does not say what its value is of, and in the analysis (section 4 on) a
+    number or verdict word outside every bound phrase, or a paragraph whose check cell left no record.
     A notebook with no records, or one from a QUICK smoke run, is one line: there is nothing to verify."""
     found = bindings(nb)
     if not found:
