@@ -193,8 +193,8 @@ def outside(text: str, c: stats.Comparison) -> bool:
 
 def replicate(word: str, stated: str | None, c: stats.Comparison) -> str:
     """One comparison against the text's word (and effect): the status the replication rule gives it."""
-    if c.seeds < 2 and not c.failed:
-        return "not judged"
+    if c.seeds < 2:
+        return "not judged"  # one seed has no spread to judge by, diverged or not
     if word == c.word:
         return "agrees" if stated is None or stated == effect(stated, c.diff) else "moved"
     if word in SETTLED and c.word in SETTLED:

@@ -174,11 +174,12 @@ def test_a_run_that_agrees_has_no_submission_problems(shown, capsys):
 
 
 def test_one_seed_is_said_once_and_no_verdict_is_judged(capsys, shown):
-    one = table(a=[0.97], b=[0.90])
+    one = stats.summarise({"a": [history(0.97)], "b": [history(0.90)], "c": [history(0.5, train_loss=float("nan"))]})
     first = [verdict("a is [better] than b", lambda: stats.compare(one, "a", "b")),
              fact("a reaches [97.00]%", lambda: claims.pm(stats.row(one, "a")))]
     assert printed(capsys, *first) == [claims.ONE_SEED]
-    assert printed(capsys, verdict("b is [worse] than a", lambda: stats.compare(one, "b", "a"))) == []
+    assert printed(capsys, verdict("b is [worse] than a", lambda: stats.compare(one, "b", "a")),
+                   verdict("c is [worse] than a", lambda: stats.compare(one, "c", "a"))) == []
     assert printed(capsys, *first) == [claims.ONE_SEED]  # the cell that said it, run again, says it again
     assert [c["status"] for c in shown[0][1]["claims"]] == ["not judged", "agrees"]
     assert "±" not in claims.pm(stats.row(one, "a"))
