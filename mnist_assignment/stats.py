@@ -24,7 +24,7 @@ CONFIDENCE = 0.95
 
 
 class Missing(KeyError):
-    """A value, or a value's curve, that this run does not have (a study value removed, every seed diverged)."""
+    """A value that this run does not have (a study value a student removed, or a reference it lacks)."""
 
     def __init__(self, what: str):
         super().__init__(what)
