@@ -75,7 +75,7 @@ class NumpyMLP:
 
 def fit_numpy(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
               hidden=(128, 64), lr: float = 0.01, batch_size: int = 64, epochs: int = 20,
-              dropout: float = 0.0, seed: int = 0, verbose: bool = False) -> list[dict]:
+              dropout: float = 0.0, seed: int = 0) -> list[dict]:
     """Mini-batch SGD over seeded shuffles -> the history as the notebook's loop writes it (one dict per epoch)."""
     model = NumpyMLP([x_train.shape[1], *hidden, 10], dropout, seed)
     history = []
@@ -93,7 +93,4 @@ def fit_numpy(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
         row = {"epoch": epoch, "train_loss": loss_sum / len(y_train), "train_acc": correct / len(y_train),
                "val_loss": val_loss, "val_acc": val_acc, "seconds": time.perf_counter() - start}
         history.append(row)
-        if verbose:
-            print(f"numpy epoch {epoch:3d}/{epochs}  train loss {row['train_loss']:.4f}  "
-                  f"val acc {val_acc:.4f}  {row['seconds']:.2f}s", flush=True)
     return history
