@@ -11,7 +11,6 @@ from conftest import SAMPLE_TEST, SAMPLE_TRAIN, write
 from mnist_assignment.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args):
