@@ -52,9 +52,13 @@ def config_to_dict(cfg) -> dict:
     return out
 
 
+def innermost(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if not list(m.children())]
+
+
 def layers_of(model: nn.Module) -> list[list]:
     """The model's innermost layers in order, each as [kind, *arguments]; ValueError for a kind outside LAYERS."""
-    leaves = [m for m in model.modules() if not list(m.children())]
+    leaves = innermost(model)
     unknown = sorted({type(m).__name__ for m in leaves} - set(LAYERS))
     if unknown:
         raise ValueError(f"a checkpoint holds only {', '.join(LAYERS)} layers, not {', '.join(unknown)}")
@@ -94,28 +98,33 @@ def build(layers: list[list]) -> nn.Sequential:
     return nn.Sequential(*(getattr(nn, kind)(*args) for kind, *args in layers))
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, cfg, mean: float, std: float,
-                    diverged: bool = False) -> None:
-    """Write model.pt; ValueError for a model its layers in order do not reproduce (a skip connection, say),
-    which predict would otherwise rebuild wrong without a word."""
+def rebuilt(model: nn.Module) -> tuple[list[list], nn.Sequential]:
+    """(the model's layers, the stack predict builds from them, holding the model's weights); ValueError for a
+    model that stack does not reproduce (a skip connection, say), which predict would get wrong without a word."""
     layers = layers_of(model)
-    rebuilt = build(layers)
-    leaves = [m for m in model.modules() if not list(m.children())]
-    for copy, layer in zip(rebuilt, leaves):
+    stack = build(layers).eval()
+    leaves = innermost(model)
+    for copy, layer in zip(stack, leaves):
         copy.load_state_dict(layer.state_dict())
-    rebuilt.eval()
     first = next(m for m in leaves if isinstance(m, nn.Linear))
     probe = torch.randn(8, first.in_features, generator=torch.Generator().manual_seed(0))
     training = model.training
     model.eval()
     with torch.no_grad():
-        same = torch.allclose(rebuilt(probe), model(probe.to(first.weight.device)).cpu(), rtol=1e-4, atol=1e-5)
+        same = torch.allclose(stack(probe), model(probe.to(first.weight.device)).cpu(), rtol=1e-4, atol=1e-5,
+                              equal_nan=True)  # a diverged model is saved too: predict refuses it
     model.train(training)
     if not same:
         raise ValueError("the model computes something other than its layers in order: predict could not "
                          "rebuild it from a checkpoint")
+    return layers, stack
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, cfg, mean: float, std: float,
+                    diverged: bool = False) -> None:
+    layers, stack = rebuilt(model)
     with atomic_path(path) as tmp:
-        torch.save({"layers": layers, "state_dict": rebuilt.state_dict(), "config": config_to_dict(cfg),
+        torch.save({"layers": layers, "state_dict": stack.state_dict(), "config": config_to_dict(cfg),
                     "mean": mean, "std": std, "diverged": diverged}, tmp)
 
 

@@ -26,18 +26,16 @@ class NumpyMLP:
         """Logits, and what backward needs: each layer's input and its ReLU/dropout mask."""
         cache = []
         h = x
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
             z = h @ w + b
-            if i == len(self.weights) - 1:
-                cache.append((h, None))
-                return z, cache
             mask = (z > 0).astype(h.dtype)
             if train and self.dropout > 0:  # inverted dropout: scale at training time only
                 keep = self.rng.random(z.shape) >= self.dropout
                 mask *= keep / (1.0 - self.dropout)
             cache.append((h, mask))
             h = z * mask
-        raise AssertionError("unreachable")
+        cache.append((h, None))
+        return h @ self.weights[-1] + self.biases[-1], cache
 
     @staticmethod
     def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
