@@ -27,7 +27,6 @@ from .files import atomic_path
 
 # The baseline MLP is 0.4 MB; 1 GiB is 268 million weights, far beyond any model of ours.
 MAX_BYTES = 1 << 30
-MAX_WIDTH = 65_536  # a wider layer would not fit in memory on the machines this runs on
 # the layers a checkpoint may hold -> the arguments that rebuild one, read off the trained layer
 LAYERS = {
     "Flatten": lambda m: [],
@@ -66,32 +65,16 @@ def layers_of(model: nn.Module) -> list[list]:
 
 
 def check_layers(layers) -> None:
-    """ValueError naming the first layer that is not a kind of LAYERS with sound arguments."""
+    """ValueError naming the first layer that is not a kind of LAYERS with numbers for arguments (the layer's
+    own constructor judges their values)."""
     if not isinstance(layers, list) or not layers:
         raise ValueError("no list of layers")
     for layer in layers:
         kind, *args = layer if isinstance(layer, list) and layer else [None]
         if not isinstance(kind, str) or kind not in LAYERS:  # nothing outside LAYERS is ever looked up
             raise ValueError(f"a layer must be one of {', '.join(LAYERS)}, got {str(kind)[:30]!r}")
-        if kind == "Dropout":
-            if not (len(args) == 1 and isinstance(args[0], (int, float)) and 0 <= args[0] < 1):
-                raise ValueError(f"Dropout takes a rate in [0, 1), got {str(args)[:30]}")
-            continue
-        widths = {"Linear": 2, "LayerNorm": 1, "BatchNorm1d": 1}.get(kind, 0)
-        if len(args) != widths or not all(
-                isinstance(a, int) and not isinstance(a, bool) and 1 <= a <= MAX_WIDTH for a in args):
-            raise ValueError(f"{kind} takes {widths} width(s) in 1..{MAX_WIDTH:,}, got {str(args)[:60]}")
-
-
-def parameter_count(layers: list[list]) -> int:
-    """The trainable parameters of these layers, without building them."""
-    count = 0
-    for kind, *args in layers:
-        if kind == "Linear":
-            count += (args[0] + 1) * args[1]
-        elif kind in ("LayerNorm", "BatchNorm1d"):
-            count += 2 * args[0]  # a scale and a shift per feature
-    return count
+        if not all(type(a) in (int, float) for a in args):
+            raise ValueError(f"{kind} takes numbers, got {str(args)[:60]}")
 
 
 def build(layers: list[list]) -> nn.Sequential:
@@ -192,17 +175,17 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu"):
     state = blob["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{name}: not a mnist_assignment checkpoint (state_dict is not a set of tensors)")
-    # checked before the model is built: layers declared huge beside small weights would otherwise
-    # allocate them all first
-    stored = sum(v.numel() for v in state.values())
-    if parameter_count(layers) > stored:
-        raise CheckpointError(f"{name}: weights do not match the layers ({stored:,} stored values for a model of "
-                              f"{parameter_count(layers):,} parameters)")
-    model = build(layers).to(device)
     try:
-        model.load_state_dict(state)
+        with torch.device("meta"):  # nothing allocated, however wide the layers: the weights are the file's tensors
+            model = build(layers)
+    except (RuntimeError, ValueError, TypeError) as err:  # e.g. a negative width, a dropout rate of 2
+        raise CheckpointError(f"{name}: bad layers in checkpoint ({one_line(err)})") from None
+    try:
+        model.load_state_dict(state, assign=True)
     except (RuntimeError, ValueError, TypeError, KeyError) as err:
-        detail = " ".join(str(err).split())[:160]
-        raise CheckpointError(f"{name}: weights do not match the layers ({detail})") from None
-    model.eval()
-    return model, config, float(mean), float(std)
+        raise CheckpointError(f"{name}: weights do not match the layers ({one_line(err)})") from None
+    return model.to(device).eval(), config, float(mean), float(std)
+
+
+def one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())[:160]

@@ -26,6 +26,7 @@ from .signals import interrupt_on_sigterm
 DEFAULTS = {"lr": 0.01, "batch_size": 64, "epochs": 20, "hidden": [128, 64], "dropout": 0.0, "optimizer": "sgd",
             "momentum": 0.0, "seed": 0}
 MAX_LR = 1e30  # far beyond any useful rate, and still a float32 (a larger one overflows inside torch)
+MAX_WIDTH = 65_536  # a wider layer would not fit in memory on the machines this runs on
 VAL_BATCH = 1000  # validation and prediction batches: the size the notebook evaluates with
 
 
@@ -140,8 +141,6 @@ def cmd_get_data(args) -> int:
 
 def check_train_args(args) -> None:
     """Every out-of-range argument, in one line, before any data is read."""
-    from .checkpoints import MAX_WIDTH
-
     problems = []
     if not 0 < args.lr <= MAX_LR:  # also refuses NaN and inf
         problems.append(f"--lr must be positive and at most {MAX_LR:g}, got {args.lr}")
