@@ -179,13 +179,10 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu"):
         with torch.device("meta"):  # nothing allocated, however wide the layers: the weights are the file's tensors
             model = build(layers)
     except (RuntimeError, ValueError, TypeError) as err:  # e.g. a negative width, a dropout rate of 2
-        raise CheckpointError(f"{name}: bad layers in checkpoint ({one_line(err)})") from None
+        raise CheckpointError(f"{name}: bad layers in checkpoint ({' '.join(str(err).split())[:160]})") from None
     try:
         model.load_state_dict(state, assign=True)
     except (RuntimeError, ValueError, TypeError, KeyError) as err:
-        raise CheckpointError(f"{name}: weights do not match the layers ({one_line(err)})") from None
+        detail = " ".join(str(err).split())[:160]
+        raise CheckpointError(f"{name}: weights do not match the layers ({detail})") from None
     return model.to(device).eval(), config, float(mean), float(std)
-
-
-def one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())[:160]
