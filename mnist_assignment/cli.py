@@ -85,31 +85,24 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, OSError) as err:  # DataError, CheckpointError and NotebookError are ValueErrors
-        print(f"error: {one_line(err, command)}", file=sys.stderr)
-        return 2
-    except (MemoryError, RuntimeError) as err:  # torch reports allocation and write failures this way
+    # DataError, CheckpointError and NotebookError are ValueErrors; torch reports allocation and write
+    # failures as RuntimeErrors
+    except (ValueError, OSError, MemoryError, RuntimeError) as err:
         print(f"error: {one_line(err, command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `... | head`: the reader left, nothing more to say
-        sys.stderr.close()
-        return 0
-
-
-MEMORY_ADVICE = {  # what the user can change depends on the command that ran out
-    "predict": "not enough memory to load this checkpoint and predict (close other programs, or predict "
-               "on a smaller test file)",
-}
 
 
 def one_line(err: BaseException, command: str | None = None) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
     if "can't allocate memory" in text or isinstance(err, MemoryError):
-        return MEMORY_ADVICE.get(command, "not enough memory for this model or data "
-                                          "(try smaller --hidden or --batch-size)")
+        # what the user can change depends on the command that ran out
+        if command == "predict":
+            return "not enough memory to load this checkpoint and predict (close other programs, or predict " \
+                   "on a smaller test file)"
+        return "not enough memory for this model or data (try smaller --hidden or --batch-size)"
     return text[:300]
 
 
