@@ -36,15 +36,15 @@ if not {"fit", "study", "golden"} & set(sys.argv[2:]):
 from mnist_assignment import data, notebook_code, stats
 torch.set_num_threads(1)  # as the notebook trains
 images, labels = data.load_digits(data.SAMPLE_DIR / "train.csv.gz")
-nb = notebook_code.load()
-train_set, val_set, _, _ = nb.split_data(images[:1500], labels[:1500])
-val_loader = nb.make_loader(val_set, 1000)
-base = nb.Config(hidden=(32, 16), epochs=2)
+graded = notebook_code.load()
+train_set, val_set, _, _ = graded.split_data(images[:1500], labels[:1500])
+val_loader = graded.make_loader(val_set, 1000)
+base = graded.Config(hidden=(32, 16), epochs=2)
 if "fit" in sys.argv[2:]:
-    _, history = nb.train(replace(base, batch_size=32), train_set, val_loader)
+    _, history = graded.train(replace(base, batch_size=32), train_set, val_loader)
     out["losses"] = [e["val_loss"] for e in history]
 if "study" in sys.argv[2:]:  # the notebook's learning-rate study on seeds 0-2, judged by the paired rule
-    acc = {lr: {seed: nb.train(replace(base, lr=lr, seed=seed), train_set, val_loader)[1][-1]["val_acc"]
+    acc = {lr: {seed: graded.train(replace(base, lr=lr, seed=seed), train_set, val_loader)[1][-1]["val_acc"]
                 for seed in range(3)} for lr in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)}
     best = max(acc, key=lambda lr: sum(acc[lr].values()))
     beaten = sorted(lr for lr in acc if lr != best and stats.paired(acc[best], acc[lr]).low > 0)
@@ -52,7 +52,7 @@ if "study" in sys.argv[2:]:  # the notebook's learning-rate study on seeds 0-2, 
 if "golden" in sys.argv[2:]:  # tests/test_golden.py's baseline run
     sys.path.insert(0, os.path.join(os.environ["PYTHONPATH"], "tests"))
     import test_golden
-    out["golden"] = test_golden.histories(nb, configs={"baseline": test_golden.CONFIGS["baseline"]})
+    out["golden"] = test_golden.histories(graded, configs={"baseline": test_golden.CONFIGS["baseline"]})
 print(json.dumps(out))
 """
 
