@@ -1,8 +1,8 @@
 """model.pt: what `train` writes and `predict` reads (the model's layers, their weights, the normalisation).
 
 A checkpoint lists its model's layers as plain data (["Linear", 784, 128], ["ReLU"], ...), read off
-the trained model, and predict rebuilds them with torch alone: loading a model.pt runs no code of
-the notebook, and a model trained before the notebook's MLP changed still loads as it was trained.
+the trained model, and load_checkpoint rebuilds them with torch alone: loading a model.pt runs no code
+of the notebook, and a model trained before the notebook's MLP changed still loads as it was trained.
 Beside the layers: the run's Config as plain data, and the training part's pixel mean and std.
 
 A checkpoint is a file someone hands over, so it is read defensively: its zip directory is checked
