@@ -158,8 +158,8 @@ def config_from_args(args, graded):
     from torch import nn
 
     return graded.Config(lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, hidden=tuple(args.hidden),
-                     dropout=args.dropout, norm=nn.LayerNorm if args.layernorm else None, optimizer=args.optimizer,
-                     momentum=args.momentum, seed=args.seed)
+                         dropout=args.dropout, norm=nn.LayerNorm if args.layernorm else None,
+                         optimizer=args.optimizer, momentum=args.momentum, seed=args.seed)
 
 
 def cmd_train(args) -> int:
