@@ -1,11 +1,13 @@
-"""model.pt: what `train` writes and `predict` reads (config, weights, normalisation).
+"""model.pt: what `train` writes and `predict` reads (the model's layers, their weights, the normalisation).
 
-The model is the notebook's MLP (notebook_code.load()): a checkpoint stores the Config it was trained
-with (the normalisation layer by its name, e.g. "LayerNorm"), the weights, and the training part's pixel
-mean and std; loading rebuilds the MLP from the notebook's code and puts the weights back.
+A checkpoint lists its model's layers as plain data (["Linear", 784, 128], ["ReLU"], ...), read off
+the trained model, and load_checkpoint rebuilds them with torch alone: loading a model.pt runs no code
+of the notebook, and a model trained before the notebook's MLP changed still loads as it was trained.
+Beside the layers: the run's Config as plain data, and the training part's pixel mean and std.
 
 A checkpoint is a file someone hands over, so it is read defensively: its zip directory is checked
-before anything is unpacked, and torch.load runs with weights_only=True, which never runs code.
+before anything is unpacked, torch.load runs with weights_only=True, which never runs code, and
+only the layer kinds of LAYERS are built.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import dataclasses
 import math
 import pickle
 import re
-import types
 import warnings
 import zipfile
 from pathlib import Path
@@ -22,13 +23,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import notebook_code
 from .files import atomic_path
 
 # The baseline MLP is 0.4 MB; 1 GiB is 268 million weights, far beyond any model of ours.
 MAX_BYTES = 1 << 30
-MAX_WIDTH = 65_536  # a wider hidden layer would not fit in memory on the machines this runs on
-NORMS = ("LayerNorm", "BatchNorm1d")  # the normalisation layers the notebook builds its MLP with
+# the layers a checkpoint may hold -> the arguments that rebuild one, read off the trained layer
+LAYERS = {
+    "Flatten": lambda m: [],
+    "Linear": lambda m: [m.in_features, m.out_features],
+    "LayerNorm": lambda m: list(m.normalized_shape),
+    "BatchNorm1d": lambda m: [m.num_features],
+    "ReLU": lambda m: [],
+    "Dropout": lambda m: [m.p],
+}
 ESCAPES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -44,31 +51,64 @@ def config_to_dict(cfg) -> dict:
     return out
 
 
-def config_from_dict(data: dict, nb: types.ModuleType):
-    """config_to_dict's inverse -> the notebook's Config; ValueError saying what is wrong."""
-    known = {f.name for f in dataclasses.fields(nb.Config)}
-    if not isinstance(data, dict):
-        raise ValueError("not a mapping of config fields")
-    unknown = sorted(map(str, set(data) - known))
+def innermost(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if not list(m.children())]
+
+
+def layers_of(model: nn.Module) -> list[list]:
+    """The model's innermost layers in order, each as [kind, *arguments]; ValueError for a kind outside LAYERS."""
+    leaves = innermost(model)
+    unknown = sorted({type(m).__name__ for m in leaves} - set(LAYERS))
     if unknown:
-        raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
-    hidden, dropout, norm = data.get("hidden", [128, 64]), data.get("dropout", 0.0), data.get("norm")
-    if not isinstance(hidden, (list, tuple)) or not hidden or not all(
-            isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_WIDTH for h in hidden):
-        raise ValueError(f"hidden must be a list of widths in 1..{MAX_WIDTH:,}, got {str(hidden)[:60]}")
-    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {str(dropout)[:30]}")
-    if norm is not None and norm not in NORMS:  # a name, never looked up beyond these: nothing else is built
-        raise ValueError(f"norm must be one of {', '.join(NORMS)} or null, got {str(norm)[:30]!r}")
-    return nb.Config(**{**data, "hidden": tuple(hidden), "norm": None if norm is None else getattr(nn, norm)})
+        raise ValueError(f"a checkpoint holds only {', '.join(LAYERS)} layers, not {', '.join(unknown)}")
+    return [[type(m).__name__, *LAYERS[type(m).__name__](m)] for m in leaves]
+
+
+def check_layers(layers) -> None:
+    """ValueError naming the first layer that is not a kind of LAYERS with numbers for arguments (the layer's
+    own constructor judges their values)."""
+    if not isinstance(layers, list) or not layers:
+        raise ValueError("no list of layers")
+    for layer in layers:
+        kind, *args = layer if isinstance(layer, list) and layer else [None]
+        if not isinstance(kind, str) or kind not in LAYERS:  # nothing outside LAYERS is ever looked up
+            raise ValueError(f"a layer must be one of {', '.join(LAYERS)}, got {str(kind)[:30]!r}")
+        if not all(type(a) in (int, float) for a in args):
+            raise ValueError(f"{kind} takes numbers, got {str(args)[:60]}")
+
+
+def build(layers: list[list]) -> nn.Sequential:
+    return nn.Sequential(*(getattr(nn, kind)(*args) for kind, *args in layers))
+
+
+def rebuilt(model: nn.Module) -> tuple[list[list], nn.Sequential]:
+    """(the model's layers, the stack predict builds from them, holding the model's weights); ValueError for a
+    model that stack does not reproduce (a skip connection, say), which predict would get wrong without a word."""
+    layers = layers_of(model)
+    stack = build(layers).eval()
+    leaves = innermost(model)
+    for copy, layer in zip(stack, leaves):
+        copy.load_state_dict(layer.state_dict())
+    first = next(m for m in leaves if isinstance(m, nn.Linear))
+    probe = torch.randn(8, first.in_features, generator=torch.Generator().manual_seed(0))
+    training = model.training
+    model.eval()
+    with torch.no_grad():
+        same = torch.allclose(stack(probe), model(probe.to(first.weight.device)).cpu(), rtol=1e-4, atol=1e-5,
+                              equal_nan=True)  # a diverged model is saved too: predict refuses it
+    model.train(training)
+    if not same:
+        raise ValueError("the model computes something other than its layers in order: predict could not "
+                         "rebuild it from a checkpoint")
+    return layers, stack
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, cfg, mean: float, std: float,
                     diverged: bool = False) -> None:
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    layers, stack = rebuilt(model)
     with atomic_path(path) as tmp:
-        torch.save({"config": config_to_dict(cfg), "state_dict": state, "mean": mean, "std": std,
-                    "diverged": diverged}, tmp)
+        torch.save({"layers": layers, "state_dict": stack.state_dict(), "config": config_to_dict(cfg),
+                    "mean": mean, "std": std, "diverged": diverged}, tmp)
 
 
 def mb(n: int) -> str:
@@ -96,7 +136,8 @@ def check_size(path: Path, name: str) -> None:
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu"):
-    """-> (the notebook's MLP in eval mode, its Config, mean, std); CheckpointError when it cannot be used."""
+    """-> (the model in eval mode, its run's config as plain data, mean, std); CheckpointError when it cannot
+    be used."""
     name = str(path)
     if not Path(path).is_file():
         raise CheckpointError(f"{name}: no such checkpoint file")
@@ -117,39 +158,31 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu"):
                                   ) from None
         first = text.splitlines()[0] if text else type(err).__name__
         raise CheckpointError(f"{name}: not a readable checkpoint (truncated or corrupt: {first[:120]})") from None
-    if not isinstance(blob, dict) or not {"config", "state_dict", "mean", "std"} <= set(blob):
+    if not isinstance(blob, dict) or not {"layers", "state_dict", "config", "mean", "std"} <= set(blob):
         raise CheckpointError(f"{name}: not a mnist_assignment checkpoint (missing keys)")
     if blob.get("diverged"):  # NaN weights would label every image 0 without a word
         raise CheckpointError(f"{name}: this model's training diverged; retrain it with a smaller learning rate")
-    nb = notebook_code.load()
+    layers, config = blob["layers"], blob["config"]
     try:
-        cfg = config_from_dict(blob["config"], nb)
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{name}: bad config in checkpoint ({err})") from None
+        check_layers(layers)
+    except ValueError as err:
+        raise CheckpointError(f"{name}: bad layers in checkpoint ({err})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{name}: bad config in checkpoint (not a mapping of config fields)")
     mean, std = blob["mean"], blob["std"]
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (mean, std)) or not std > 0:
         raise CheckpointError(f"{name}: bad normalisation in checkpoint (mean and std must be numbers, std > 0)")
     state = blob["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{name}: not a mnist_assignment checkpoint (state_dict is not a set of tensors)")
-    # checked before the model is built: a config declaring huge layers beside small weights would
-    # otherwise allocate them all first
-    stored = sum(v.numel() for v in state.values())
-    if parameter_count(cfg) > stored:
-        raise CheckpointError(f"{name}: weights do not match the config ({stored:,} stored values for a model of "
-                              f"{parameter_count(cfg):,} parameters)")
-    model = nb.MLP(cfg.hidden, cfg.dropout, cfg.norm).to(device)
     try:
-        model.load_state_dict(state)
+        with torch.device("meta"):  # nothing allocated, however wide the layers: the weights are the file's tensors
+            model = build(layers)
+    except (RuntimeError, ValueError, TypeError) as err:  # e.g. a negative width, a dropout rate of 2
+        raise CheckpointError(f"{name}: bad layers in checkpoint ({' '.join(str(err).split())[:160]})") from None
+    try:
+        model.load_state_dict(state, assign=True)
     except (RuntimeError, ValueError, TypeError, KeyError) as err:
         detail = " ".join(str(err).split())[:160]
-        raise CheckpointError(f"{name}: weights do not match the config ({detail})") from None
-    model.eval()
-    return model, cfg, float(mean), float(std)
-
-
-def parameter_count(cfg) -> int:
-    """The trainable parameters of the notebook's MLP for cfg, without building it."""
-    widths = [784, *cfg.hidden, 10]
-    count = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
-    return count + (2 * sum(cfg.hidden) if cfg.norm is not None else 0)  # each norm layer: a scale and a shift
+        raise CheckpointError(f"{name}: weights do not match the layers ({detail})") from None
+    return model.to(device).eval(), config, float(mean), float(std)

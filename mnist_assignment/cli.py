@@ -1,7 +1,8 @@
 """python -m mnist_assignment {check-data,get-data,train,predict}.
 
-train and predict run the notebook's own code (Config, split_data, make_loader, MLP, train), read from
-mnist_assignment.ipynb by notebook_code.load(): what they train is what the notebook grades.
+train runs the notebook's own code (Config, split_data, make_loader, MLP, train), read from
+mnist_assignment.ipynb by notebook_code.load(): what it trains is what the notebook grades. predict
+rebuilds the model from the checkpoint's layers and normalises the images with the notebook's normalise.
 Every expected failure (bad file, bad argument, bad checkpoint) is one line on stderr, exit 2.
 torch, NumPy and scikit-learn load only inside the commands, so --help and argument errors are instant.
 """
@@ -26,7 +27,6 @@ DEFAULTS = {"lr": 0.01, "batch_size": 64, "epochs": 20, "hidden": [128, 64], "dr
             "momentum": 0.0, "seed": 0}
 MAX_LR = 1e30  # far beyond any useful rate, and still a float32 (a larger one overflows inside torch)
 MAX_WIDTH = 65_536  # a wider layer would not fit in memory on the machines this runs on
-DIVERGED_LOSS = 100.0  # the notebook's train stops a run whose epoch loss is not below this
 VAL_BATCH = 1000  # validation and prediction batches: the size the notebook evaluates with
 
 
@@ -69,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the initial weights, the batch order and the dropout masks (default: %(default)s)")
 
     p = sub.add_parser("predict", help="write a Kaggle submission (ImageId,Label)")
-    # --model is the old spelling, kept so existing commands still work
-    p.add_argument("--checkpoint", "--model", dest="checkpoint", required=True, help="a model.pt written by train")
+    p.add_argument("--checkpoint", required=True, help="a model.pt written by train")
     p.add_argument("--data", required=True, help="Kaggle's test.csv")
     p.add_argument("--out", required=True, help="the submission to write, e.g. submission.csv")
     return parser
@@ -86,31 +85,24 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, OSError) as err:  # DataError, CheckpointError and NotebookError are ValueErrors
-        print(f"error: {one_line(err, command)}", file=sys.stderr)
-        return 2
-    except (MemoryError, RuntimeError) as err:  # torch reports allocation and write failures this way
+    # DataError, CheckpointError and NotebookError are ValueErrors; torch reports allocation and write
+    # failures as RuntimeErrors
+    except (ValueError, OSError, MemoryError, RuntimeError) as err:
         print(f"error: {one_line(err, command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `... | head`: the reader left, nothing more to say
-        sys.stderr.close()
-        return 0
-
-
-MEMORY_ADVICE = {  # what the user can change depends on the command that ran out
-    "predict": "not enough memory to load this checkpoint and predict (close other programs, or predict "
-               "on a smaller test file)",
-}
 
 
 def one_line(err: BaseException, command: str | None = None) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
     if "can't allocate memory" in text or isinstance(err, MemoryError):
-        return MEMORY_ADVICE.get(command, "not enough memory for this model or data "
-                                          "(try smaller --hidden or --batch-size)")
+        # what the user can change depends on the command that ran out
+        if command == "predict":
+            return "not enough memory to load this checkpoint and predict (close other programs, or predict " \
+                   "on a smaller test file)"
+        return "not enough memory for this model or data (try smaller --hidden or --batch-size)"
     return text[:300]
 
 
@@ -161,17 +153,18 @@ def check_train_args(args) -> None:
         raise UsageError("; ".join(problems))
 
 
-def config_from_args(args, nb):
-    """The notebook's Config for these arguments."""
+def config_from_args(args, graded):
+    """The notebook's Config (graded: its code, from notebook_code.load()) for these arguments."""
     from torch import nn
 
-    return nb.Config(lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, hidden=tuple(args.hidden),
-                     dropout=args.dropout, norm=nn.LayerNorm if args.layernorm else None, optimizer=args.optimizer,
-                     momentum=args.momentum, seed=args.seed)
+    return graded.Config(lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, hidden=tuple(args.hidden),
+                         dropout=args.dropout, norm=nn.LayerNorm if args.layernorm else None,
+                         optimizer=args.optimizer, momentum=args.momentum, seed=args.seed)
 
 
 def cmd_train(args) -> int:
     from . import checkpoints, notebook_code
+    from .stats import DIVERGED_LOSS
 
     check_train_args(args)
     out = Path(args.out)
@@ -180,13 +173,13 @@ def cmd_train(args) -> int:
     refuse_overwriting(str(out / "model.pt"), [args.data])
     images, labels, source = checked_source(args.data)
     print(f"data: {source.describe()}")
-    nb = notebook_code.load()
-    cfg = config_from_args(args, nb)
+    graded = notebook_code.load()
+    cfg = config_from_args(args, graded)
     with exclusive(out):  # a second run into the same folder is refused, not mixed in
-        print(f"device: {describe_device(nb.device)}")
-        train_set, val_set, (mean, std), _ = nb.split_data(images, labels)
-        val_loader = nb.make_loader(val_set, VAL_BATCH)
-        model, history = nb.train(cfg, train_set, val_loader, log=lambda line: print(line, flush=True))
+        print(f"device: {describe_device(graded.device)}")
+        train_set, val_set, (mean, std), _ = graded.split_data(images, labels)
+        val_loader = graded.make_loader(val_set, VAL_BATCH)
+        model, history = graded.train(cfg, train_set, val_loader, log=lambda line: print(line, flush=True))
         diverged = not history[-1]["train_loss"] < DIVERGED_LOSS
         # both files or neither: each is written to a temp name, and renamed only once both are whole
         with atomic_path(out / "history.json") as history_tmp, atomic_path(out / "model.pt") as model_tmp:
@@ -194,7 +187,7 @@ def cmd_train(args) -> int:
             checkpoints.save_checkpoint(model_tmp, model, cfg, mean, std, diverged=diverged)
     final = history[-1]
     seconds = sum(e["seconds"] for e in history)
-    status = "DIVERGED (train loss not below 100; predict refuses this model)" if diverged else "done"
+    status = f"DIVERGED (train loss not below {DIVERGED_LOSS:g}; predict refuses this model)" if diverged else "done"
     print(f"{status}: {len(history)} epochs, {sum(p.numel() for p in model.parameters()):,} parameters, "
           f"final val acc {final['val_acc']:.4f}, val loss {final['val_loss']:.4f}, {seconds:.1f}s in total "
           f"-> {out}/history.json, {out}/model.pt")
@@ -231,10 +224,10 @@ def cmd_predict(args) -> int:
     from .data import load_digits
 
     refuse_overwriting(args.out, [args.checkpoint, args.data])
-    nb = notebook_code.load()
-    model, _, mean, std = load_checkpoint(args.checkpoint, nb.device)
+    graded = notebook_code.load()
+    model, _, mean, std = load_checkpoint(args.checkpoint, graded.device)
     images, _ = load_digits(args.data, kind="test")
-    x = nb.normalise(images, mean, std).to(nb.device)
+    x = graded.normalise(images, mean, std).to(graded.device)
     with torch.no_grad():
         labels = torch.cat([model(batch).argmax(1) for batch in x.split(VAL_BATCH)]).cpu()
     text = io.StringIO()

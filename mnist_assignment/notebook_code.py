@@ -5,8 +5,8 @@ The notebook (mnist_assignment.ipynb) is the source of the graded code: the data
 The command line and the tests run the notebook's own definitions, read from the .ipynb here
 (plain JSON: no Jupyter needed), so there is no second copy that could drift from what is graded.
 
-    nb = notebook_code.load()
-    model, history = nb.train(nb.Config(epochs=2), train_set, val_loader)
+    graded = notebook_code.load()
+    model, history = graded.train(graded.Config(epochs=2), train_set, val_loader)
 
 The export cells hold definitions only and import what they use themselves, except the few names
 the notebook's setup cell gives every cell (SETUP_NAMES); those are put in the module first.

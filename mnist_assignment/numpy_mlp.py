@@ -26,18 +26,16 @@ class NumpyMLP:
         """Logits, and what backward needs: each layer's input and its ReLU/dropout mask."""
         cache = []
         h = x
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
             z = h @ w + b
-            if i == len(self.weights) - 1:
-                cache.append((h, None))
-                return z, cache
             mask = (z > 0).astype(h.dtype)
             if train and self.dropout > 0:  # inverted dropout: scale at training time only
                 keep = self.rng.random(z.shape) >= self.dropout
                 mask *= keep / (1.0 - self.dropout)
             cache.append((h, mask))
             h = z * mask
-        raise AssertionError("unreachable")
+        cache.append((h, None))
+        return h @ self.weights[-1] + self.biases[-1], cache
 
     @staticmethod
     def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -75,7 +73,7 @@ class NumpyMLP:
 
 def fit_numpy(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
               hidden=(128, 64), lr: float = 0.01, batch_size: int = 64, epochs: int = 20,
-              dropout: float = 0.0, seed: int = 0, verbose: bool = False) -> list[dict]:
+              dropout: float = 0.0, seed: int = 0) -> list[dict]:
     """Mini-batch SGD over seeded shuffles -> the history as the notebook's loop writes it (one dict per epoch)."""
     model = NumpyMLP([x_train.shape[1], *hidden, 10], dropout, seed)
     history = []
@@ -93,7 +91,4 @@ def fit_numpy(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
         row = {"epoch": epoch, "train_loss": loss_sum / len(y_train), "train_acc": correct / len(y_train),
                "val_loss": val_loss, "val_acc": val_acc, "seconds": time.perf_counter() - start}
         history.append(row)
-        if verbose:
-            print(f"numpy epoch {epoch:3d}/{epochs}  train loss {row['train_loss']:.4f}  "
-                  f"val acc {val_acc:.4f}  {row['seconds']:.2f}s", flush=True)
     return history

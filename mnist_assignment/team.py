@@ -1,7 +1,7 @@
 """Who hands the work in: the team's ids (TEAM) and the notebook's title block with their names.
 
 The notebook's parameters cell, its first check, `make report --team` and `make submission` all
-judge TEAM by the one pattern here, and the title block is written by the one function here, so
+judge TEAM by the one rule here (is_team), and the title block is written by the one function here, so
 the notebook and the zip's rewritten notebook show it the same way.
 """
 
@@ -12,16 +12,20 @@ import re
 TEAM_PATTERN = re.compile(r"[A-Za-z0-9]+(_[A-Za-z0-9]+)*")
 PLACEHOLDER = "id1_id2_id3"  # the parameters cell's TEAM as committed
 TEAM_EXAMPLE = "123456789_987654321"
+TEAM_RULE = f"the team's ids joined by '_' (letters and digits only, e.g. {TEAM_EXAMPLE})"
 
 
 class TeamError(ValueError):
     """A TEAM that is not the team's ids joined by '_'; one line."""
 
 
+def is_team(team) -> bool:
+    return isinstance(team, str) and TEAM_PATTERN.fullmatch(team) is not None
+
+
 def check_team(team: str) -> str:
-    if not isinstance(team, str) or not TEAM_PATTERN.fullmatch(team):
-        raise TeamError(f"TEAM must be the team's ids joined by '_' (letters and digits only, e.g. "
-                        f"{TEAM_EXAMPLE}), not {team!r}")
+    if not is_team(team):
+        raise TeamError(f"TEAM must be {TEAM_RULE}, not {team!r}")
     return team
 
 

@@ -16,7 +16,6 @@ from torch import nn
 from mnist_assignment.checkpoints import (
     MAX_BYTES,
     CheckpointError,
-    config_from_dict,
     config_to_dict,
     load_checkpoint,
     save_checkpoint,
@@ -48,11 +47,12 @@ def refused(path) -> str:
     return message
 
 
-def test_round_trip_and_bad_cases(tmp_path, small_split, saved, nb, tiny):
+def test_round_trip_and_bad_cases(tmp_path, small_split, saved, tiny):
     path, model = saved
-    loaded, cfg, mean, std = load_checkpoint(path)
-    assert cfg == tiny and (mean, std) == (small_split.mean, small_split.std)
-    assert isinstance(loaded, nb.MLP) and str(loaded) == str(model) and not loaded.training
+    loaded, config, mean, std = load_checkpoint(path)
+    assert config == config_to_dict(tiny) and (mean, std) == (small_split.mean, small_split.std)
+    assert [type(m) for m in loaded] == [type(m) for m in model.modules() if not list(m.children())]
+    assert not loaded.training
     model.eval()
     x = small_split.x_val[:10].cpu()
     assert torch.equal(loaded(x), model.cpu()(x))
@@ -61,30 +61,70 @@ def test_round_trip_and_bad_cases(tmp_path, small_split, saved, nb, tiny):
     truncated.write_bytes(path.read_bytes()[:2000])
     assert "truncated or corrupt" in refused(truncated)
     blob = torch.load(path, weights_only=True)
-    blob["config"]["hidden"] = [64, 16]
+    assert blob["layers"][:3] == [["Flatten"], ["Linear", 784, 32], ["LayerNorm", 32]]
+    blob["layers"][1] = ["Linear", 784, 64]
     mismatched = tmp_path / "mismatch.pt"
     torch.save(blob, mismatched)
-    assert "do not match the config" in refused(mismatched)
-    blob["config"]["hidden"] = [65536, 65536]  # declared far beyond the weights: refused before it is built
+    assert "do not match the layers" in refused(mismatched)
+    # layers of 17 GB declared beside 0.1 MB of weights: refused without allocating them
+    blob["layers"] = [[kind, *(65536 if a in (16, 32, 64) else a for a in args)] for kind, *args in blob["layers"]]
     torch.save(blob, mismatched)
-    message = refused(mismatched)
-    assert "do not match the config (25,914 stored values for a model of 4,347,396,106 parameters)" in message
-    for field, value, problem in [("norm", "os.system", "norm must be one of LayerNorm, BatchNorm1d"),
-                                  ("dropout", 1.5, "dropout must be in [0, 1)"),
-                                  ("schedule", "onecycle", "unknown config field(s): schedule")]:
+    assert "do not match the layers (Error(s) in loading state_dict for Sequential: size mismatch for 1.weight: " \
+        "copying a param with shape torch.Size([32, 784])" in refused(mismatched)
+    for layer, problem in [(["system", "rm -rf"], "a layer must be one of Flatten, Linear"),
+                           (["Dropout", 1.5], "dropout probability has to be between 0 and 1, but got 1.5"),
+                           (["Linear", 784, -1], "Trying to create tensor with negative dimension -1"),
+                           (["ReLU", "x"], "ReLU takes numbers, got ['x']"),
+                           ([["ReLU"]], "a layer must be one of")]:
         blob = torch.load(path, weights_only=True)
-        blob["config"][field] = value
+        blob["layers"][2] = layer
         torch.save(blob, mismatched)
-        assert f"bad config in checkpoint ({problem}" in refused(mismatched)
+        assert f"bad layers in checkpoint ({problem}" in refused(mismatched)
 
 
-def test_the_config_is_stored_as_plain_data(nb):
-    cfg = nb.Config(hidden=(8, 4), norm=nn.BatchNorm1d, optimizer="adam")
-    plain = config_to_dict(cfg)
-    assert plain["hidden"] == [8, 4] and plain["norm"] == "BatchNorm1d"
-    assert all(isinstance(v, (int, float, str, list, type(None))) for v in plain.values())
-    assert config_from_dict(plain, nb) == cfg
-    assert config_to_dict(nb.Config())["norm"] is None
+def test_loading_a_checkpoint_runs_no_notebook_code(saved):
+    path, _ = saved
+    code = ("import sys\nfrom mnist_assignment.checkpoints import load_checkpoint\n"
+            f"model = load_checkpoint({str(path)!r})[0]\n"
+            "print(len(model), sorted(m for m in sys.modules if 'notebook' in m))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == [str(len(torch.load(path, weights_only=True)["layers"])), "[]"], out.stderr
+
+
+@pytest.mark.parametrize("norm", [None, nn.BatchNorm1d])
+def test_a_model_comes_back_as_it_computes(tmp_path, nb, norm):
+    """Every kind of layer the notebook's MLP can hold, BatchNorm's running statistics included."""
+    model = nb.MLP((12, 8), dropout=0.2, norm=norm)
+    model.train()
+    model(torch.randn(64, 784))  # moves BatchNorm's running statistics away from their start
+    save_checkpoint(tmp_path / "m.pt", model, nb.Config(hidden=(12, 8), dropout=0.2, norm=norm), 0.1, 0.3)
+    assert model.training  # saving left the model as it was
+    loaded, config, _, _ = load_checkpoint(tmp_path / "m.pt")
+    model.eval()
+    x = torch.randn(5, 784)
+    assert torch.equal(loaded(x), model(x))
+    assert config["norm"] == (None if norm is None else "BatchNorm1d") and config["hidden"] == [12, 8]
+    assert all(isinstance(v, (int, float, str, list, type(None))) for v in config.values())
+
+
+class Residual(nn.Module):
+    """Layers of the kinds a checkpoint holds, but not applied one after the other."""
+
+    def __init__(self, act=None):
+        super().__init__()
+        self.first, self.act, self.last = nn.Linear(784, 784), act or nn.ReLU(), nn.Linear(784, 10)
+
+    def forward(self, x):
+        return self.last(x + self.act(self.first(x)))
+
+
+def test_a_model_its_layers_do_not_rebuild_is_not_saved(tmp_path, nb):
+    for model, problem in [(Residual(), "computes something other than its layers in order"),
+                           (Residual(nn.GELU()), "a checkpoint holds only Flatten, Linear, LayerNorm, BatchNorm1d, "
+                                                 "ReLU, Dropout layers, not GELU")]:
+        with pytest.raises(ValueError, match=problem):
+            save_checkpoint(tmp_path / "m.pt", model, nb.Config(), 0.1, 0.3)
+        assert not (tmp_path / "m.pt").exists()
 
 
 @contextlib.contextmanager

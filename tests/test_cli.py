@@ -11,7 +11,6 @@ from conftest import SAMPLE_TEST, SAMPLE_TRAIN, write
 from mnist_assignment.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args):
@@ -91,7 +90,7 @@ def test_train_then_predict_writes_kaggle_files(tmp_path, cli):
     assert result.stdout.count("epoch ") >= 2 and "done: 2 epochs" in result.stdout
     assert sorted(p.name for p in out.iterdir()) == ["history.json", "model.pt"]  # no temp file, no lock
     sub = tmp_path / "submission.csv"
-    result = cli("predict", "--model", out / "model.pt", "--data", SAMPLE_TEST, "--out", sub)
+    result = cli("predict", "--checkpoint", out / "model.pt", "--data", SAMPLE_TEST, "--out", sub)
     assert result.returncode == 0, result.stderr
     with open(sub) as f:
         rows = list(csv.reader(f))
@@ -101,9 +100,9 @@ def test_train_then_predict_writes_kaggle_files(tmp_path, cli):
     assert all(0 <= int(r[1]) <= 9 for r in rows[1:])
     assert len({r[1] for r in rows[1:]}) == 10  # a trained model, not a constant answer
     # a train file is not a test file; a missing model is one clean line
-    bad = cli("predict", "--model", out / "model.pt", "--data", SAMPLE_TRAIN, "--out", sub)
+    bad = cli("predict", "--checkpoint", out / "model.pt", "--data", SAMPLE_TRAIN, "--out", sub)
     assert bad.returncode == 2 and "unexpected column label" in bad.stderr
-    missing = cli("predict", "--model", tmp_path / "none.pt", "--data", SAMPLE_TEST, "--out", sub)
+    missing = cli("predict", "--checkpoint", tmp_path / "none.pt", "--data", SAMPLE_TEST, "--out", sub)
     assert missing.returncode == 2 and "no such checkpoint" in missing.stderr
     assert "Traceback" not in bad.stderr + missing.stderr
 
@@ -112,7 +111,7 @@ def test_train_runs_the_notebooks_train_with_the_flags_it_is_given(tmp_path, cli
     """The command's history and weights are those of the notebook's train(Config(...)) on the same split."""
     import torch
 
-    from mnist_assignment.checkpoints import load_checkpoint
+    from mnist_assignment.checkpoints import config_to_dict, load_checkpoint
     from mnist_assignment.data import load_digits
 
     out = tmp_path / "run"
@@ -129,8 +128,8 @@ def test_train_runs_the_notebooks_train_with_the_flags_it_is_given(tmp_path, cli
     for mine, theirs in zip(written, history, strict=True):
         assert {k: mine[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc")} == \
             {k: theirs[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc")}
-    loaded, loaded_cfg, loaded_mean, loaded_std = load_checkpoint(out / "model.pt")
-    assert loaded_cfg == cfg and (loaded_mean, loaded_std) == (mean, std)
+    loaded, config, loaded_mean, loaded_std = load_checkpoint(out / "model.pt")
+    assert config == config_to_dict(cfg) and (loaded_mean, loaded_std) == (mean, std)
     model.eval()
     x = val_set.tensors[0][:20].cpu()
     assert torch.equal(loaded(x), model.cpu()(x))

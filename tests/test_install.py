@@ -6,9 +6,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from mnist_assignment import install
+from mnist_assignment import install, notebook_code
 
-ROOT = Path(__file__).resolve().parents[1]
 UV = Path(sys.executable).parent / "uv"  # make venv installs it beside the venv's python
 
 
@@ -48,7 +47,7 @@ def test_uv_finds_what_pip_is_configured_to_find(tmp_path):
     probe_wheel(tmp_path / "wheels")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
     env.update(PIP_CONFIG_FILE=os.devnull, PIP_FIND_LINKS=str(tmp_path / "wheels"),
-               UV_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+               UV_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(notebook_code.ROOT))
     printed = subprocess.run([sys.executable, "-m", "mnist_assignment.install"], env=env, capture_output=True,
                              text=True, check=True).stdout
     assert printed.split() == ["--index-strategy", "unsafe-best-match", "--find-links", str(tmp_path / "wheels")]

