@@ -125,7 +125,7 @@ sample and says so.
 | command | what it does |
 |---|---|
 | `make lab` | create `.venv` from `requirements.txt`, open the notebook in Jupyter Lab |
-| `make quick` | the notebook in quick mode on the bundled sample, its copy and PDF under `build/` (1-2 minutes) |
+| `make quick` | a smoke run on the bundled sample, on a copy: its notebook, PDF, figures in `build/quick/` |
 | `make report` | the full run: executes the notebook here, in place, and prints `report.pdf` again |
 
 The PDF is printed by headless Chrome or Chromium (no LaTeX): install one of them first.
