@@ -2,22 +2,17 @@
 
 python -m mnist_assignment.submission [TEAM] [--names "A, B, C"] [--out DIR] [--anyway]
 
-TEAM and the names go into the executed notebook first: its parameters (TEAM, NAMES) and the title
-block its imports cell displays, nothing else; report.pdf is then printed again from it (seconds,
-nothing rerun). Without TEAM the notebook's own is used, but never the placeholder id1_id2_id3.
-The zip holds one folder named after the team, so that unzipping it anywhere gives a runnable
-project: notebook, report.pdf, a README.md for graders (what works in that folder), requirements.txt,
-the Makefile and pyproject.toml without what needs the repository's own tests, benchmarks and scripts,
-the package, data/README.md and the bundled sample. Never Kaggle's data, a venv, caches, results,
-runs, the tests or the benchmarks. Before zipping, the notebook must be a full run that finished, as
-the record its first cell keeps of the run says (records.RUN; not the parameters cell, which may have
-been edited since), and report.pdf the one printed from it (the hash pdf.py stamps in the PDF's
-metadata): otherwise one line says what to run. And the run must be the one the text describes:
-a run whose setup differs from it (seeds, epochs, a study's values, the sample instead of Kaggle's
-file), whose check cells printed a "Differs from the text:" line, or whose text the verifier
-(claims.verify) finds out of step with it, is refused with one line per difference; --anyway
-(make submission ANYWAY=1) zips it all the same, for a team that changed the experiment on purpose
-and rewrites the text to match.
+TEAM and the names go into the executed notebook's parameters and the title block it displays,
+nothing else; report.pdf is then printed again from it (seconds, nothing rerun). The zip holds one
+folder named after the team that reruns anywhere: notebook, report.pdf, a README.md for graders,
+requirements.txt, the Makefile and pyproject.toml less what needs the repository's tests, the package,
+data/README.md and the bundled sample; never Kaggle's data, a venv, caches or the tests. Refused, in a
+line each: a notebook that is not a finished full run as the record its first cell keeps says
+(records.RUN; the parameters cell may have been edited since), a report.pdf not printed from it (the
+digest pdf.py stamps), and a run its text does not describe (claims.submission_problems: seeds, epochs,
+a study's values, the sample instead of Kaggle's file, a "Differs from the text:" line; claims.verify:
+a sentence out of step with the run). --anyway zips the last kind all the same, for a team that
+changed the experiment on purpose and rewrites the text to match.
 """
 
 from __future__ import annotations
@@ -32,13 +27,13 @@ from pathlib import Path
 
 import nbformat
 
-from . import claims, records
+from . import claims, notebook_file, records
 from .files import atomic_path, write_atomic
 from .notebook_file import ROOT, NotebookError, notebook_digest, read_parameters, set_parameters, unfinished
 from .pdf import ensure_fonts, export_pdf, pdf_digest
 from .team import DATE_LINE, PLACEHOLDER, TEAM_EXAMPLE, TEAM_LINE, TeamError, check_team, title_block
 
-NOTEBOOK = "mnist_assignment.ipynb"
+NOTEBOOK = notebook_file.NOTEBOOK.name
 TOP_FILES = [NOTEBOOK, "report.pdf", "requirements.txt", "pyproject.toml"]
 HOW = f'make submission TEAM={TEAM_EXAMPLE} NAMES="Ada Lovelace, Alan Turing"'
 
