@@ -255,10 +255,10 @@ def test_committed_deliverables_name_no_folder_of_the_machine():
     text = (ROOT / "mnist_assignment.ipynb").read_text()
     assert not ABSOLUTE.search(text), ABSOLUTE.search(text)
     reader = PdfReader(ROOT / "report.pdf")
-    pdf = "\n".join(page.extract_text() or "" for page in reader.pages)
-    assert not ABSOLUTE.search(pdf), ABSOLUTE.search(pdf)
+    printed = "\n".join(page.extract_text() or "" for page in reader.pages)
+    assert not ABSOLUTE.search(printed), ABSOLUTE.search(printed)
     assert reader.metadata.title == pdf.TITLE and len(reader.pages) <= 26
-    assert "(s)" not in pdf and "Contents." in pdf and "Markdown(" not in pdf
+    assert "(s)" not in printed and "Contents." in printed and "Markdown(" not in printed
 
 
 def test_a_team_name_that_is_not_ids_is_refused(tmp_path):
