@@ -306,7 +306,7 @@ def test_make_quick_runs_as_run_all_with_quick_does_but_on_a_copy(monkeypatch, c
 def a_checked_run(paragraph: str):
     """An executed notebook: a paragraph, and under it a check cell's record of the phrase it binds."""
     check = nbformat.v4.new_code_cell("check(...)")
-    bound = {"kind": "fact", "phrase": "reaches [97.31]%", "text": "97.31", "got": "97.31", "status": "agrees"}
+    bound = {"kind": "fact", "phrase": "baseline reaches [97.31]%", "text": "97.31", "got": "97.31", "status": "agrees"}
     check.outputs = [nbformat.v4.new_output("display_data", data={claims.MIME: {"quick": False, "claims": [bound]},
                                                                     "text/plain": ""})]
     return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## 4. Baseline"),
@@ -325,5 +325,5 @@ def test_a_full_report_ends_with_the_verifiers_lines(monkeypatch, capsys, tmp_pa
     if agrees:
         assert said[-1] == claims.summary(nb, name)
     else:  # the verifier's line for the phrase, then what it means for the PDF and the zip
-        assert any("reaches 97.31%" in line for line in said[:-1]), said
+        assert any("baseline reaches 97.31%" in line for line in said[:-1]), said
         assert said[-1].startswith(name) and "make submission refuses it" in said[-1] and "ANYWAY=1" in said[-1]
