@@ -9,7 +9,6 @@ it was printed from (NotebookSHA256), so that `make submission` can tell that th
 
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
 import re
@@ -173,30 +172,19 @@ def html_to_pdf(html_text: str, pdf: Path) -> None:
 
 
 DIGEST_KEY = "/NotebookSHA256"
-
-
-@contextlib.contextmanager
-def quiet_pypdf():
-    """pypdf logs a warning for Chromium's PDFs (their trailer counts fewer objects than they hold),
-    harmless and read correctly: not a line for the terminal of a run that worked."""
-    logger = logging.getLogger("pypdf")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+# pypdf logs a warning for Chromium's PDFs (their trailer counts fewer objects than they hold), harmless and
+# read correctly: not a line for the terminal of a run that worked
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 def stamp_pdf(pdf: Path, digest: str) -> None:
     """Write the notebook's digest into the PDF's metadata (atomically; the rest is kept)."""
     from pypdf import PdfReader, PdfWriter
 
-    with quiet_pypdf():
-        writer = PdfWriter(clone_from=PdfReader(pdf))
-        writer.add_metadata({DIGEST_KEY: digest})
-        with atomic_path(pdf) as tmp, open(tmp, "wb") as f:
-            writer.write(f)
+    writer = PdfWriter(clone_from=PdfReader(pdf))
+    writer.add_metadata({DIGEST_KEY: digest})
+    with atomic_path(pdf) as tmp, open(tmp, "wb") as f:
+        writer.write(f)
 
 
 def pdf_digest(pdf: Path) -> str | None:
@@ -205,8 +193,7 @@ def pdf_digest(pdf: Path) -> str | None:
     from pypdf.errors import PyPdfError
 
     try:
-        with quiet_pypdf():
-            return (PdfReader(pdf).metadata or {}).get(DIGEST_KEY)
+        return (PdfReader(pdf).metadata or {}).get(DIGEST_KEY)
     except (OSError, ValueError, PyPdfError):
         return None
 

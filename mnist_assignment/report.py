@@ -4,15 +4,12 @@ python -m mnist_assignment.report [--data PATH] [--quick] [--out DIR] [--seeds N
                                   [--names "A, B, C"]
 python -m mnist_assignment.report --pdf-only [--out DIR]   (print the executed notebook again, no rerun)
 
-The notebook is the source: its `parameters` cell gets the values given here (the rest of the
-cell, and every other cell, is left as the user edited it). Full mode executes mnist_assignment.ipynb
-in place, in its own folder, and writes report.pdf beside it; --out DIR executes a copy in DIR, which
-is then the notebook's working folder (what it writes goes there too). --quick without --out runs as
-Run All with QUICK = True does in Jupyter, in the project folder (its figures in build/quick/figures/),
-but executes a copy, build/quick/mnist_assignment.ipynb, and prints build/quick/report.pdf: the
-committed notebook stays as it is. Paths the notebook shows or writes are relative to its working
-folder. After a full run, the verifier (claims.verify) says in one line each where the text and
-this run disagree.
+The notebook is the source: only the values of its `parameters` cell are rewritten. It runs in place,
+in its own folder; --out DIR runs a copy in DIR, its working folder (what it writes goes there too);
+--quick alone runs as Run All with QUICK = True in Jupyter does, in the project folder (figures in
+build/quick/figures/), but on a copy, build/quick/mnist_assignment.ipynb, beside its report.pdf.
+Paths the notebook shows are relative to its working folder. A full run ends with the verifier's
+lines (claims.verify): where the text and this run disagree.
 """
 
 from __future__ import annotations
