@@ -130,9 +130,9 @@ def print_verdict(nb, name: str) -> None:
     for line in lines:
         print(line, flush=True)
     if lines:
-        print(f"{name}: the text above is not what this run shows ({len(lines)} line{'s' * (len(lines) != 1)}); "
-              "the PDF prints it as it is, and make submission refuses it until the text is rewritten "
-              "(or ANYWAY=1)", flush=True)
+        print(f"{name}: its text and this run disagree (the line{'s' * (len(lines) != 1)} above); the PDF prints "
+              "the text as it is, and make submission refuses the run until the text is rewritten (or ANYWAY=1)",
+              flush=True)
     else:
         print(claims.summary(nb, name), flush=True)
 
