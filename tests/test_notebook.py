@@ -326,4 +326,4 @@ def test_a_full_report_ends_with_the_verifiers_lines(monkeypatch, capsys, tmp_pa
         assert said[-1] == claims.summary(nb, name)
     else:  # the verifier's line for the phrase, then what it means for the PDF and the zip
         assert any("baseline reaches 97.31%" in line for line in said[:-1]), said
-        assert said[-1].startswith(name) and "make submission refuses it" in said[-1] and "ANYWAY=1" in said[-1]
+        assert said[-1].startswith(name) and "make submission refuses the run" in said[-1] and "ANYWAY=1" in said[-1]
