@@ -89,11 +89,11 @@ def take_lock(lock: Path, busy: Callable[[str], str], again: bool = False) -> bo
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            text = lock.read_text().strip() if lock.exists() else ""
-            if again and text == str(os.getpid()):
+            pid = holder(lock)
+            if again and pid == os.getpid():
                 return False
-            if text.isdigit() and alive(int(text)):
-                raise BusyError(busy(text)) from None
+            if pid is not None:
+                raise BusyError(busy(str(pid))) from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue
         try:
@@ -131,12 +131,19 @@ def hold(folder: str | Path, what: str) -> Path:
     return lock
 
 
-def drop_stale_lock(lock: Path) -> None:
-    """Remove a lock whose process is gone (a kernel that was killed, not shut down, keeps its file)."""
+def holder(lock: Path) -> int | None:
+    """The id of the live process that holds lock (this one included); None when it is free or stale."""
     with contextlib.suppress(OSError):
         text = lock.read_text().strip()
-        if text.isdigit() and not alive(int(text)):
-            lock.unlink()
+        if text.isdigit() and alive(int(text)):
+            return int(text)
+    return None
+
+
+def drop_stale_lock(lock: Path) -> None:
+    """Remove a lock whose process is gone (a kernel that was killed, not shut down, keeps its file)."""
+    if lock.exists() and holder(lock) is None:
+        lock.unlink(missing_ok=True)
 
 
 def release(lock: Path, pid: int) -> None:

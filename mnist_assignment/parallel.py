@@ -14,6 +14,7 @@ them dies (a notebook kernel killed or restarted).
 from __future__ import annotations
 
 import contextlib
+import dis
 import hashlib
 import io
 import os
@@ -44,11 +45,11 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def map_runs(fn, jobs, workers: int | None = None, labels=None, log=print, describe=None) -> list:
+def map_runs(fn, jobs, workers: int | None = None, labels=None, log=print) -> list:
     """[fn(job) for job in jobs], in order, on `workers` processes (None: one per core, at most 8).
 
     workers <= 1 runs them here, one after another (the caller passes 1 when the runs use a GPU).
-    After each run: log("[done/total] label: describe(result) (seconds)"); labels default to "run i".
+    After each run: log("[done/total] label (seconds)"); labels default to "run i".
     """
     jobs = list(jobs)
     labels = [f"run {i}" for i in range(len(jobs))] if labels is None else [str(label) for label in labels]
@@ -65,9 +66,8 @@ def map_runs(fn, jobs, workers: int | None = None, labels=None, log=print, descr
     if not jobs:
         return []
 
-    def report(done: int, i: int, result, seconds: float) -> None:
-        summary = f": {describe(result)}" if describe else ""
-        log(f"[{done}/{len(jobs)}] {labels[i]}{summary} ({seconds:.1f} s)")
+    def report(done: int, i: int, seconds: float) -> None:
+        log(f"[{done}/{len(jobs)}] {labels[i]} ({seconds:.1f} s)")
 
     if workers <= 1:
         return _in_process(fn, jobs, labels, report)
@@ -84,7 +84,7 @@ def _in_process(fn, jobs: list, labels: list[str], report) -> list:
             err.add_note(f"in {labels[i]}")
             raise
         results.append(result)
-        report(i + 1, i, result, seconds)
+        report(i + 1, i, seconds)
     return results
 
 
@@ -126,7 +126,7 @@ def _collect(executor, fn: tuple[str, str], jobs: list, workers: int, labels: li
                     raise err
                 results[i], seconds = future.result()
                 done += 1
-                report(done, i, results[i], seconds)
+                report(done, i, seconds)
                 submit_next()
     except BaseException:  # an error, a killed worker, Ctrl-C: the runs still going stop now
         if running:  # idle workers stay for the next call
@@ -200,10 +200,12 @@ def _culprit(obj, seen: set) -> str | None:
     """Why the first variable that obj reads (recursively through functions and classes) cannot be pickled."""
     seen.add(id(obj))
     for name, value in _reads(obj):
+        inner = isinstance(value, type) or hasattr(value, "__code__")
+        if inner and id(value) in seen:  # a function already being searched (a recursion): not the culprit itself
+            continue
         try:
             cloudpickle.dumps(value)
         except Exception as err:
-            inner = (isinstance(value, type) or hasattr(value, "__code__")) and id(value) not in seen
             return (inner and _culprit(value, seen)) or _why(name, value, err)
     return None
 
@@ -222,10 +224,15 @@ def _reads(obj) -> list[tuple[str, object]]:
     return found + [(f"the variable '{n}' of the enclosing function", cell.cell_contents) for n, cell in cells]
 
 
+GLOBAL_OPS = {"LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL"}  # what cloudpickle sends of a function's globals
+
+
 def _names(code) -> list[str]:
-    """The names a code object and the code nested in it (lambdas, comprehensions, inner functions) look up."""
+    """The globals a code object and the code nested in it (lambdas, comprehensions, inner functions) use;
+    not co_names, which also holds attribute names: `model.train()` reads no global `train`."""
     nested = [name for const in code.co_consts if isinstance(const, types.CodeType) for name in _names(const)]
-    return list(dict.fromkeys([*code.co_names, *nested]))
+    own = [i.argval for i in dis.get_instructions(code) if i.opname in GLOBAL_OPS]
+    return list(dict.fromkeys([*own, *nested]))
 
 
 def _why(name: str, value, err: Exception) -> str:

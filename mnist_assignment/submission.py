@@ -1,18 +1,18 @@
 """The team's deliverable: ID1_ID2_ID3.zip with the executed notebook, its PDF and what reruns it.
 
-python -m mnist_assignment.submission [TEAM] [--names "A, B, C"] [--out DIR]
+python -m mnist_assignment.submission [TEAM] [--names "A, B, C"] [--out DIR] [--anyway]
 
-TEAM and the names go into the executed notebook first: its parameters (TEAM, NAMES) and the title
-block its imports cell displays, nothing else; report.pdf is then printed again from it (seconds,
-nothing rerun). Without TEAM the notebook's own is used, but never the placeholder id1_id2_id3.
-The zip holds one folder named after the team, so that unzipping it anywhere gives a runnable
-project: notebook, report.pdf, a README.md for graders (what works in that folder), requirements.txt,
-the Makefile and pyproject.toml without what needs the repository's own tests, benchmarks and scripts,
-the package, data/README.md and the bundled sample. Never Kaggle's data, a venv, caches, results,
-runs, the tests or the benchmarks. Before zipping, the notebook must be a full run that finished, as
-the record its first cell keeps of the run says (records.RUN; not the parameters cell, which may have
-been edited since), and report.pdf the one printed from it (the hash report.py stamps in the PDF's
-metadata): otherwise one line says what to run.
+TEAM and the names go into the executed notebook's parameters and the title block it displays,
+nothing else; report.pdf is then printed again from it (seconds, nothing rerun). The zip holds one
+folder named after the team that reruns anywhere: notebook, report.pdf, a README.md for graders,
+requirements.txt, the Makefile and pyproject.toml less what needs the repository's tests, the package,
+data/README.md and the bundled sample; never Kaggle's data, a venv, caches or the tests. Refused, in a
+line each: a notebook that is not a finished full run as the record its first cell keeps says
+(records.RUN; the parameters cell may have been edited since), a report.pdf not printed from it (the
+digest pdf.py stamps), and a run its text does not describe (claims.submission_problems: seeds, epochs,
+a study's values, the sample instead of Kaggle's file, a "Differs from the text:" line; claims.verify:
+a sentence out of step with the run). --anyway zips the last kind all the same, for a team that
+changed the experiment on purpose and rewrites the text to match.
 """
 
 from __future__ import annotations
@@ -20,16 +20,20 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 import zipfile
 from datetime import date
 from pathlib import Path
 
-from . import records, report
+import nbformat
+
+from . import claims, notebook_file, records
 from .files import atomic_path, write_atomic
+from .notebook_file import ROOT, NotebookError, notebook_digest, read_parameters, set_parameters, unfinished
+from .pdf import ensure_fonts, export_pdf, pdf_digest
 from .team import DATE_LINE, PLACEHOLDER, TEAM_EXAMPLE, TEAM_LINE, TeamError, check_team, title_block
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = "mnist_assignment.ipynb"
+NOTEBOOK = notebook_file.NOTEBOOK.name
 TOP_FILES = [NOTEBOOK, "report.pdf", "requirements.txt", "pyproject.toml"]
 HOW = f'make submission TEAM={TEAM_EXAMPLE} NAMES="Ada Lovelace, Alan Turing"'
 
@@ -62,7 +66,7 @@ def retitle(nb, team: str, names: str) -> bool:
 
     The date stays the run's; the course comes from the parameters. Nothing else changes."""
     output = title_output(nb)
-    values = report.read_parameters(nb)
+    values = read_parameters(nb)
     when = DATE_LINE.search(output.data["text/markdown"])
     block = title_block(team, names, str(values.get("COURSE", "")),
                         when.group(1) if when else f"{date.today():%d %B %Y}")
@@ -70,7 +74,7 @@ def retitle(nb, team: str, names: str) -> bool:
     if not changed and output.data["text/markdown"] == block:
         return False
     if changed:
-        report.set_parameters(nb, changed)
+        set_parameters(nb, changed)
     output.data["text/markdown"] = block
     return True
 
@@ -116,7 +120,7 @@ sample and says so.
 | command | what it does |
 |---|---|
 | `make lab` | create `.venv` from `requirements.txt`, open the notebook in Jupyter Lab |
-| `make quick` | the notebook in quick mode on the bundled sample, its copy and PDF under `build/` (1-2 minutes) |
+| `make quick` | a smoke run on the bundled sample, on a copy: its notebook, PDF, figures in `build/quick/` |
 | `make report` | the full run: executes the notebook here, in place, and prints `report.pdf` again |
 
 The PDF is printed by headless Chrome or Chromium (no LaTeX): install one of them first.
@@ -168,12 +172,12 @@ def members(root: Path = ROOT) -> list[Path]:
     return files
 
 
-def check_run(nb) -> None:
+def require_full_run(nb) -> None:
     """The notebook is a finished full run, as the record of its run says; else SubmissionError.
 
     The parameters cell is not asked: it says what the next run will do, and may have been edited
     since; the record is what the kernel did (checks.check_run writes it)."""
-    why = report.unfinished(nb)
+    why = unfinished(nb)
     if why:
         raise SubmissionError(f"{NOTEBOOK} {why}: run `make report` (the full run) before `make submission`")
     found = records.find(nb, records.RUN)
@@ -190,23 +194,40 @@ def check_run(nb) -> None:
                               "run `make report` for the full run before `make submission`")
 
 
+def text_problems(nb) -> list[str]:
+    """One line per way the run differs from the one the text describes, or the text from the run."""
+    found = claims.submission_problems(nb) + claims.verify(nb, NOTEBOOK)
+    return list(dict.fromkeys(found))  # a difference both name is said once
+
+
+def refuse_other_run(nb, anyway: bool) -> None:
+    """SubmissionError naming each difference between the run and its text, unless anyway; then they
+    are printed and the zip is made."""
+    found = text_problems(nb)
+    if not found:
+        return
+    lines = "\n".join(f"  {line}" for line in found)
+    if not anyway:
+        raise SubmissionError(f"{NOTEBOOK} is not the run its text describes:\n{lines}\nRun `make report` with the "
+                              "committed parameters, or, if you changed the experiment on purpose, submit it with "
+                              "`make submission ... ANYWAY=1` and rewrite the text to match")
+    print(f"{NOTEBOOK} is not the run its text describes (submitted anyway: rewrite the text to match; "
+          f"`python -m mnist_assignment.claims {NOTEBOOK}` lists what no longer holds):\n{lines}", flush=True)
+
+
 def check_pair(root: Path = ROOT) -> None:
     """The notebook is a finished full run and report.pdf was printed from it; else SubmissionError."""
-    import nbformat
-
     nb = nbformat.read(root / NOTEBOOK, as_version=4)
-    check_run(nb)
-    if report.pdf_digest(root / "report.pdf") != report.notebook_digest(nb):
+    require_full_run(nb)
+    if pdf_digest(root / "report.pdf") != notebook_digest(nb):
         raise SubmissionError(f"report.pdf was not printed from this {NOTEBOOK}: run `python -m "
                               "mnist_assignment.report --pdf-only` (seconds, no rerun) or `make report`")
 
 
 def save_pair(nb, root: Path) -> None:
     """Print nb to report.pdf and write nb, each atomically; the PDF replaces the old one last."""
-    import nbformat
-
     with atomic_path(root / "report.pdf") as pdf:
-        report.export_pdf(nb, pdf)
+        export_pdf(nb, pdf)
         write_atomic(root / NOTEBOOK, nbformat.writes(nb))
 
 
@@ -216,15 +237,26 @@ def build(team: str, out: Path | None = None, root: Path = ROOT) -> Path:
     files = members(root)
     cut = {Path("Makefile"): zip_makefile, Path("pyproject.toml"): zip_pyproject}  # the repository's parts left out
     texts = {name: edit((root / name).read_text(encoding="utf-8")) for name, edit in cut.items()}
+    folders = sorted({parent for name in files for parent in name.parents if parent != Path(".")})
     with atomic_path(target) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(f"{team}/README.md", readme(team))
+            # modes written out: a file of mode 0600 here, or writestr's default 0600, would unzip readable by its
+            # unzipper alone, not by the grader's other accounts or a shared folder
+            for folder in [f"{team}/", *(f"{team}/{f.as_posix()}/" for f in folders)]:
+                archive.writestr(entry(folder, 0o40755), b"")
+            archive.writestr(entry(f"{team}/README.md", 0o100644), readme(team))
             for name in files:
-                if name in texts:
-                    archive.writestr(f"{team}/{name.as_posix()}", texts[name])
-                else:
-                    archive.write(root / name, f"{team}/{name.as_posix()}")
+                content = texts[name] if name in texts else (root / name).read_bytes()
+                archive.writestr(entry(f"{team}/{name.as_posix()}", 0o100644), content)
     return target
+
+
+def entry(name: str, mode: int) -> zipfile.ZipInfo:
+    """A zip member named name with Unix mode (type bits included), dated now."""
+    info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+    info.external_attr = mode << 16 | (0x10 if name.endswith("/") else 0)  # 0x10: MS-DOS's directory flag
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
 
 
 def main(argv=None, root: Path = ROOT) -> int:
@@ -233,30 +265,31 @@ def main(argv=None, root: Path = ROOT) -> int:
                                                 "(default: the notebook's TEAM)")
     parser.add_argument("--names", help="the team members' names for the title block (default: the notebook's NAMES)")
     parser.add_argument("--out", help="folder for the zip (default: the project folder)")
+    parser.add_argument("--anyway", action="store_true", help="zip a run that differs from the one the text "
+                                                              "describes (the text is then yours to rewrite)")
     args = parser.parse_args(argv)
-    import nbformat
-
     try:
         if args.team is not None:
             team_of(args.team)
         members(root)
         nb = nbformat.read(root / NOTEBOOK, as_version=4)
-        check_run(nb)  # before anything is written
-        values = report.read_parameters(nb)
+        require_full_run(nb)  # before anything is written
+        refuse_other_run(nb, args.anyway)
+        values = read_parameters(nb)
         team = resolve_team(args.team, values)
         names = " ".join(args.names.split()) if args.names is not None else str(values.get("NAMES", ""))
-        report.ensure_fonts({**values, "NAMES": names})  # before printing: a font for them, or one line
+        ensure_fonts({**values, "NAMES": names})  # before printing: a font for them, or one line
         if retitle(nb, team, names):
             save_pair(nb, root)
             print(f"wrote team {team}{' (' + names + ')' if names else ''} into {NOTEBOOK} and printed "
                   "report.pdf again", flush=True)
         check_pair(root)  # the pair as it is now
         target = build(team, Path(args.out) if args.out else None, root)
-    except (SubmissionError, report.ReportError, OSError, ValueError) as err:
+    except (SubmissionError, NotebookError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     with zipfile.ZipFile(target) as archive:
-        count = len(archive.namelist())
+        count = sum(not name.endswith("/") for name in archive.namelist())
     print(f"wrote {target.name} ({target.stat().st_size / 1e6:.1f} MB): {count} files in the folder {team}/")
     return 0
 

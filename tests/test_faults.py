@@ -179,17 +179,23 @@ digits = np.zeros((5, 784))
 digits[5]  # an IndexError, as a cell that fails halfway through a run"""
 
 
-def test_a_failing_report_is_one_line(tmp_path, cli, monkeypatch):
-    """A notebook that fails in a section: one line naming it, the trace in report.log (no ANSI colours)."""
+def a_report(tmp_path, monkeypatch, *cells):
+    """The notebook `make report` runs: a title, the parameters cell, then cells."""
     from mnist_assignment import report
 
     cells = [nbformat.v4.new_markdown_cell("# A report"),
              nbformat.v4.new_code_cell("DATA = 'data/train.csv.gz'\nQUICK = False", metadata={"tags": ["parameters"]}),
-             nbformat.v4.new_markdown_cell("## 2. Training"),
-             nbformat.v4.new_code_cell(FAILING)]
+             *cells]
     notebook = tmp_path / "mnist_assignment.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=cells), notebook)
     monkeypatch.setattr(report, "NOTEBOOK", notebook)
+
+
+def test_a_failing_report_is_one_line(tmp_path, cli, monkeypatch):
+    """A notebook that fails in a section: one line naming it, the trace in report.log (no ANSI colours)."""
+    from mnist_assignment import report
+
+    a_report(tmp_path, monkeypatch, nbformat.v4.new_markdown_cell("## 2. Training"), nbformat.v4.new_code_cell(FAILING))
     result = cli("--data", SAMPLE_TRAIN, "--out", tmp_path / "out", "--no-pdf", entry=report.main)
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
@@ -201,3 +207,36 @@ def test_a_failing_report_is_one_line(tmp_path, cli, monkeypatch):
     assert not (tmp_path / "out" / "mnist_assignment.ipynb").exists()  # no half-run notebook written
     epochs = cli("--quick", "--epochs", "-1", entry=report.main)
     assert epochs.returncode == 2 and "at least 1" in epochs.stderr
+
+
+def test_a_failure_above_the_first_section_names_no_section(tmp_path, cli, monkeypatch):
+    """The first cells sit under the notebook's title, which is not a place to look for the error."""
+    from mnist_assignment import report
+
+    a_report(tmp_path, monkeypatch, nbformat.v4.new_code_cell(FAILING), nbformat.v4.new_markdown_cell("## 2. Training"))
+    result = cli("--data", SAMPLE_TRAIN, "--out", tmp_path / "out", "--no-pdf", entry=report.main)
+    assert result.returncode == 2 and result.stderr.startswith("error: the notebook failed in its first cells: "
+                                                               "IndexError: index 5 is out of bounds"), result.stderr
+
+
+def test_a_kernel_left_open_on_the_folder_is_named_with_how_to_free_it(tmp_path, cli, monkeypatch):
+    """Run All in Jupyter holds the folder for as long as its kernel lives, idle too: `make report` says so,
+    before starting a kernel, and names no section of the notebook."""
+    from mnist_assignment import report
+
+    a_report(tmp_path, monkeypatch, nbformat.v4.new_code_cell("print('ran')"))
+    (tmp_path / "out").mkdir()
+    kernel = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "out" / ".lock").write_text(str(kernel.pid))
+        result = cli("--data", SAMPLE_TRAIN, "--out", tmp_path / "out", "--no-pdf", entry=report.main)
+    finally:
+        kernel.kill()
+        kernel.wait()
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"another process (pid {kernel.pid}) holds" in result.stderr and "Jupyter kernel" in result.stderr
+    assert "Kernel → Shut Down Kernel" in result.stderr and "section" not in result.stderr
+    assert not (tmp_path / "out" / "mnist_assignment.ipynb").exists()
+    # its kernel shut down, the same command runs
+    assert cli("--data", SAMPLE_TRAIN, "--out", tmp_path / "out", "--no-pdf", entry=report.main).returncode == 0
+    assert not (tmp_path / "out" / ".lock").exists()

@@ -12,16 +12,17 @@ import nbformat
 import pytest
 from pypdf import PdfReader
 
-from mnist_assignment import claims, report, submission
+from mnist_assignment import checks, claims, notebook_file, pdf, report, submission
 
-ROOT = report.ROOT
+ROOT = notebook_file.ROOT
 SECTIONS = ["1. Data preparation", "2. Architecture", "3. The training loop", "4. Baseline training",
             "5. Analysis", "6. Bonus", "7. Extensions", "8. Conclusions"]
 FIGURES = ["samples", "class_balance", "cross_entropy", "baseline_curves", "baseline_iterations",
            "lr_curves", "batch_curves", "batch_curves_steps", "regularization_curves", "dropout_curves",
            "adam_curves", "cnn_curves", "confusion", "mistakes", "early_stopping", "test_predictions",
            "optimizer_curves", "norm_curves", "numpy_curves"]
-QUICK_FIGURES = Path("build") / "quick" / "figures"  # a QUICK run keeps away from the committed figures/
+QUICK_OUT = Path("build") / "quick"  # a QUICK run's copy of the notebook and its PDF
+QUICK_FIGURES = QUICK_OUT / "figures"  # and its figures, away from the committed figures/
 ABSOLUTE = re.compile(r"(?<![\w.~])(/(home|root|tmp|work|Users|var|opt|mnt)/|[A-Z]:\\\\)")
 # a format field left unfilled: "{acc:.2%}", "{name}", "{}" (not LaTeX's \frac{a}{b}, x^{2}, W_{ij})
 FIELD = re.compile(r"(?<![\\\w^_}$])\{(?:[A-Za-z_]\w*(?:\.\w+|\[[^\]{}]*\])*(?:![rsa])?(?::[^{}]*)?)?\}")
@@ -68,7 +69,7 @@ def grader(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def quick_run(grader):
-    """The unzipped folder after its quick Run All (notebook, figures/, submission.csv, report.pdf)."""
+    """The unzipped folder after its quick Run All (its notebook, report.pdf and figures in build/quick/)."""
     assert grader.result.returncode == 0, grader.result.stderr[-2000:]
     return grader.folder
 
@@ -78,7 +79,8 @@ def outputs(nb, kind):
 
 
 def executed(folder: Path):
-    return nbformat.read(folder / "mnist_assignment.ipynb", as_version=4)
+    """The notebook a quick run executed in folder."""
+    return nbformat.read(folder / QUICK_OUT / "mnist_assignment.ipynb", as_version=4)
 
 
 def test_the_zip_holds_what_reruns_the_report(grader):
@@ -93,7 +95,7 @@ def test_the_zip_holds_what_reruns_the_report(grader):
 
 def test_the_unzipped_folder_reruns_the_report_on_its_own(grader, quick_run):
     """Its own package and sample, no CI variables: no error, nothing written into this checkout."""
-    assert "wrote report.pdf" in grader.result.stdout, grader.result.stdout[-1000:]
+    assert f"wrote {QUICK_OUT / 'report.pdf'}" in grader.result.stdout, grader.result.stdout[-1000:]
     assert grader.untouched, "the run wrote into the original checkout"
     nb = executed(quick_run)
     stderr = [o.text for o in outputs(nb, "stream") if o.name == "stderr"]
@@ -118,11 +120,11 @@ def test_notebook_runs_without_errors_and_writes_every_figure(grader, quick_run)
 
 
 def test_the_executed_notebook_names_no_folder_of_the_machine(quick_run):
-    text = (quick_run / "mnist_assignment.ipynb").read_text()
+    text = (quick_run / QUICK_OUT / "mnist_assignment.ipynb").read_text()
     assert str(quick_run) not in text and str(ROOT) not in text
     assert not ABSOLUTE.search(text), ABSOLUTE.search(text)
     nb = executed(quick_run)
-    values = report.read_parameters(nb)
+    values = notebook_file.read_parameters(nb)
     assert values["QUICK"] is True and values["DATA"] == "data/sample/train.csv.gz"
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
 
@@ -133,7 +135,7 @@ def markdown_outputs(nb) -> list[str]:
 
 def test_the_title_block_says_what_the_run_used(quick_run):
     nb = executed(quick_run)
-    values = report.read_parameters(nb)
+    values = notebook_file.read_parameters(nb)
     block = submission.title_output(nb).data["text/markdown"]  # the one output make submission rewrites
     assert block.startswith(f"**Team:** {values['TEAM']}") and f"**Course:** {values['COURSE']}" in block
     provenance = next(m for m in markdown_outputs(nb) if "**Data:**" in m)
@@ -150,7 +152,7 @@ def test_a_quick_run_says_so_once_at_the_top_and_lists_no_differences(quick_run)
     assert claims.DIFFERS not in printed and claims.THIS_RUN not in printed
     records = [o for o in outputs(nb, "display_data") if claims.MIME in o.get("data", {})]
     assert len(records) >= 10 and all(o["data"][claims.MIME]["quick"] for o in records)
-    assert claims.main([str(quick_run / "mnist_assignment.ipynb")]) == 1  # the verifier: a smoke run
+    assert claims.main([str(quick_run / QUICK_OUT / "mnist_assignment.ipynb")]) == 1  # the verifier: a smoke run
 
 
 def test_the_committed_analysis_agrees_with_the_run_it_records(capsys):
@@ -177,8 +179,8 @@ def test_the_template_check_catches_unfilled_fields_and_passes_latex():
 
 
 def test_pdf_reads_as_a_report(quick_run):
-    reader = PdfReader(quick_run / "report.pdf")
-    assert reader.metadata.title == report.TITLE
+    reader = PdfReader(quick_run / QUICK_OUT / "report.pdf")
+    assert reader.metadata.title == pdf.TITLE
     code_fonts = set()  # the fonts of names only code shows
 
     def note_font(run, cm, tm, font, size):
@@ -213,12 +215,12 @@ def test_pdf_reads_as_a_report(quick_run):
 
 def test_parameters_are_set_where_the_student_edits_them():
     nb = nbformat.read(ROOT / "mnist_assignment.ipynb", as_version=4)
-    before = report.parameters_cell(nb).source
-    report.set_parameters(nb, {"QUICK": True, "DATA": "data/x.csv"})
-    report.set_parameters(nb, {"QUICK": True, "SEEDS": 1})
-    cell = report.parameters_cell(nb)
-    assert report.read_parameters(nb)["QUICK"] is True and report.read_parameters(nb)["SEEDS"] == 1
-    assert report.read_parameters(nb)["DATA"] == "data/x.csv"
+    before = notebook_file.parameters_cell(nb).source
+    notebook_file.set_parameters(nb, {"QUICK": True, "DATA": "data/x.csv"})
+    notebook_file.set_parameters(nb, {"QUICK": True, "SEEDS": 1})
+    cell = notebook_file.parameters_cell(nb)
+    assert notebook_file.read_parameters(nb)["QUICK"] is True and notebook_file.read_parameters(nb)["SEEDS"] == 1
+    assert notebook_file.read_parameters(nb)["DATA"] == "data/x.csv"
     assert len(cell.source.splitlines()) == len(before.splitlines())  # replaced in place, comments kept
     assert "# seeds per configuration" in cell.source
     assert sum("parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1
@@ -253,10 +255,10 @@ def test_committed_deliverables_name_no_folder_of_the_machine():
     text = (ROOT / "mnist_assignment.ipynb").read_text()
     assert not ABSOLUTE.search(text), ABSOLUTE.search(text)
     reader = PdfReader(ROOT / "report.pdf")
-    pdf = "\n".join(page.extract_text() or "" for page in reader.pages)
-    assert not ABSOLUTE.search(pdf), ABSOLUTE.search(pdf)
-    assert reader.metadata.title == report.TITLE and len(reader.pages) <= 26
-    assert "(s)" not in pdf and "Contents." in pdf and "Markdown(" not in pdf
+    printed = "\n".join(page.extract_text() or "" for page in reader.pages)
+    assert not ABSOLUTE.search(printed), ABSOLUTE.search(printed)
+    assert reader.metadata.title == pdf.TITLE and len(reader.pages) <= 26
+    assert "(s)" not in printed and "Contents." in printed and "Markdown(" not in printed
 
 
 def test_a_team_name_that_is_not_ids_is_refused(tmp_path):
@@ -277,3 +279,51 @@ def test_the_kernel_talks_over_private_socket_files_and_says_nothing_on_the_term
     if os.name == "posix":  # over TCP the kernel warned about plain-text ports on every report
         assert "without encryption" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ipynb", "b.ipynb"]  # no socket files left
+
+
+def test_make_quick_runs_as_run_all_with_quick_does_but_on_a_copy(monkeypatch, capsys):
+    """`make quick`: the kernel in the project folder, as Jupyter's, so that its figures land in build/quick/figures/
+    as the README says; the executed copy and its PDF beside them, the committed notebook untouched."""
+    calls = []
+
+    def execute(source, target, parameters, **kwargs):
+        calls.append((source, target, parameters, kwargs["cwd"]))
+        return nbformat.v4.new_notebook()
+
+    monkeypatch.setattr(report, "execute", execute)
+    monkeypatch.setattr(report, "export_pdf", lambda nb, path: None)
+    assert report.main(["--quick"]) == 0
+    ((source, target, parameters, cwd),) = calls
+    assert source == ROOT / "mnist_assignment.ipynb" and cwd == ROOT
+    assert target == ROOT / QUICK_OUT / "mnist_assignment.ipynb"
+    assert ROOT / checks.QUICK_FIGURES == target.parent / "figures"  # where the notebook saves them
+    assert parameters["QUICK"] is True and parameters["DATA"] == "data/sample/train.csv.gz"
+    assert f"wrote {os.path.relpath(ROOT / QUICK_OUT / 'report.pdf')}" in capsys.readouterr().out
+    dry = subprocess.run(["make", "-n", "quick"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert "mnist_assignment.report --quick" in dry and "--out" not in dry
+
+
+def a_checked_run(paragraph: str):
+    """An executed notebook: a paragraph, and under it a check cell's record of the phrase it binds."""
+    check = nbformat.v4.new_code_cell("check(...)")
+    bound = {"kind": "fact", "phrase": "baseline reaches [97.31]%", "text": "97.31", "got": "97.31", "status": "agrees"}
+    check.outputs = [nbformat.v4.new_output("display_data", data={claims.MIME: {"quick": False, "claims": [bound]},
+                                                                    "text/plain": ""})]
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## 4. Baseline"),
+                                           nbformat.v4.new_markdown_cell(paragraph), check])
+
+
+@pytest.mark.parametrize("paragraph, agrees", [("The baseline reaches 97.31%.", True),
+                                               ("The baseline reaches 98.31%.", False)])
+def test_a_full_report_ends_with_the_verifiers_lines(monkeypatch, capsys, tmp_path, paragraph, agrees):
+    nb = a_checked_run(paragraph)
+    monkeypatch.setattr(report, "execute", lambda *args, **kwargs: nb)
+    sample = ROOT / "data" / "sample" / "train.csv.gz"
+    assert report.main(["--data", str(sample), "--out", str(tmp_path), "--no-pdf"]) == 0  # the PDF is still made
+    said = capsys.readouterr().out.splitlines()
+    name = os.path.relpath(tmp_path / "mnist_assignment.ipynb")
+    if agrees:
+        assert said[-1] == claims.summary(nb, name)
+    else:  # the verifier's line for the phrase, then what it means for the PDF and the zip
+        assert any("baseline reaches 97.31%" in line for line in said[:-1]), said
+        assert said[-1].startswith(name) and "make submission refuses the run" in said[-1] and "ANYWAY=1" in said[-1]

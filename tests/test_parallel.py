@@ -110,13 +110,12 @@ def test_workers_give_bitwise_the_results_of_one_process(cell):
     here = map_runs(cell.train, jobs, workers=1, log=lambda line: None)
     assert torch.get_num_threads() == threads  # restored after the runs
     lines = []
-    there = map_runs(cell.train, jobs, workers=2, labels=["a", "b", "c"], log=lines.append,
-                     describe=lambda h: f"loss {h['losses'][-1]:.3f}")
+    there = map_runs(cell.train, jobs, workers=2, labels=["a", "b", "c"], log=lines.append)
     assert there == here
     assert len(here[0]["losses"]) == cell.STEPS
     assert here[0] != here[1]
     assert [line[:5] for line in lines] == ["[1/3]", "[2/3]", "[3/3]"]
-    assert all(re.fullmatch(r"\[\d/3\] [abc]: loss \d\.\d{3} \(\d+\.\d s\)", line) for line in lines)
+    assert all(re.fullmatch(r"\[\d/3\] [abc] \(\d+\.\d s\)", line) for line in lines)
 
 
 def test_the_second_call_reuses_the_workers_with_one_thread_each(cell, tmp_path):
@@ -239,5 +238,22 @@ def test_the_culprit_is_found_through_helpers_and_closures():
         map_runs(len, [[1], [cell.lock]], workers=1, labels=["a", "b"])
 
 
-def test_default_workers_is_one_per_core_at_most_eight():
-    assert 1 <= parallel.default_workers() <= min(os.cpu_count() or 1, 8)
+def test_an_attribute_is_never_taken_for_a_global_of_that_name(tmp_path):
+    """A graded cell that logs to an open file: `model.train()` reads the attribute, not the global train."""
+    with open(tmp_path / "train_log.txt", "w") as log:
+        cell = notebook("import torch\n"
+                        "def train_one_epoch(model):\n    model.train()\n    LOG.write('epoch')\n"
+                        "def train(cfg):\n    model = torch.nn.Linear(2, 2)\n    train_one_epoch(model)\n"
+                        "    return train(cfg - 1) if cfg else model\n"
+                        "def run(cfg):\n    return train(cfg)\n", LOG=log)
+        with pytest.raises(RunFailed) as caught:
+            map_runs(cell.run, [1], workers=1)
+    assert str(caught.value) == (
+        "cannot send run to the worker processes: the global 'LOG' is a TextIOWrapper (an open file), which cannot "
+        "be copied to another process; define it inside the function or leave it out")
+
+
+@pytest.mark.parametrize("cores, workers", [(None, 1), (1, 1), (3, 3), (64, 8)])
+def test_default_workers_is_one_per_core_at_most_eight(monkeypatch, cores, workers):
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert parallel.default_workers() == workers

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from mnist_assignment import records, report, submission, system, team
+from mnist_assignment import claims, notebook_file, pdf, records, report, submission, system, team
 
 PARAMETERS = """DATA = 'data/train.csv.gz'  # Kaggle's train.csv
 QUICK = False  # True: a smoke run
@@ -33,6 +33,9 @@ from mnist_assignment.team import title_block
 
 display(Markdown(title_block(TEAM, NAMES, COURSE, f"{date.today():%d %B %Y}")))"""
 FULL = {"quick": False, "seeds": 3, "epochs": 20, "data": "data/train.csv.gz", "rows": 42000, "sha256": "0" * 64}
+FINDING = "The baseline reaches 97.31% on the validation part."
+CHECK = 'from mnist_assignment.claims import check, fact\n\ncheck(fact("baseline reaches [97.31]%", "97.31"))'
+AGREES = {"kind": "fact", "phrase": "baseline reaches [97.31]%", "text": "97.31", "got": "97.31", "status": "agrees"}
 
 
 def cells():
@@ -45,19 +48,24 @@ def cells():
             nbformat.v4.new_code_cell('print(f"validation accuracy {0.9731:.2%}")'),
             nbformat.v4.new_markdown_cell("## 5. Analysis"),
             nbformat.v4.new_code_cell("STUDIES = ['lr', 'batch_size']\nprint(STUDIES)"),
+            nbformat.v4.new_markdown_cell(FINDING),
+            nbformat.v4.new_code_cell(CHECK, metadata={"tags": ["remove-input"]}),
             nbformat.v4.new_markdown_cell("## 8. Conclusions"),
             nbformat.v4.new_code_cell("QUICK, SEEDS")]
 
 
 def executed(record=FULL):
     """That notebook as if every code cell had run: a line of output each, the checks cell's record of the run,
-    the title block."""
+    the title block, the check cell's record of the text's claims (all agree)."""
     nb = nbformat.v4.new_notebook(cells=cells())
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"cell {i} ran\n")]
     checks_cell = next(c for c in nb.cells if "check_run(" in c.source)
     checks_cell.outputs.append(nbformat.v4.new_output("display_data", data={records.RUN: record, "text/plain": ""}))
+    check_cell = next(c for c in nb.cells if c.source == CHECK)  # the record check() keeps of the text's claims
+    checked = {claims.MIME: {"quick": False, "claims": [AGREES]}, "text/plain": ""}
+    check_cell.outputs = [nbformat.v4.new_output("display_data", data=checked)]
     title = next(c for c in nb.cells if "title_block(" in c.source)
     title.outputs = [nbformat.v4.new_output("display_data", data={
         "text/markdown": team.title_block(team.PLACEHOLDER, "", "Deep learning", "01 January 2000"),
@@ -78,7 +86,7 @@ def root(tmp_path):
     nb = executed()
     nbformat.write(nb, tmp_path / "mnist_assignment.ipynb")
     blank_pdf(tmp_path / "report.pdf")
-    report.stamp_pdf(tmp_path / "report.pdf", report.notebook_digest(nb))
+    pdf.stamp_pdf(tmp_path / "report.pdf", notebook_file.notebook_digest(nb))
     return tmp_path
 
 
@@ -114,12 +122,12 @@ def record_says(**changes):
 
 def test_a_quick_run_is_judged_by_its_record_not_by_the_parameters_cell(root):
     rewrite(root, record_says(quick=True, seeds=1, epochs=2))
-    assert report.read_parameters(nbformat.read(root / "mnist_assignment.ipynb", as_version=4))["QUICK"] is False
+    assert notebook_file.read_parameters(nbformat.read(root / "mnist_assignment.ipynb", as_version=4))["QUICK"] is False
     assert refusal(root) == ("mnist_assignment.ipynb is a QUICK run (its record of the run: 1 seed, 2 epochs a "
                              "run), whatever its parameters cell says now: run `make report` for the full run "
                              "before `make submission`")
     rewrite(root, record_says(quick=False, seeds=3, epochs=20))
-    rewrite(root, lambda nb: report.set_parameters(nb, {"QUICK": True}))  # edited after the full run
+    rewrite(root, lambda nb: notebook_file.set_parameters(nb, {"QUICK": True}))  # edited after the full run
     assert "QUICK" not in refusal(root)  # what is refused now is only the PDF, printed before the edit
 
 
@@ -175,14 +183,14 @@ def test_make_submission_refuses_in_one_line_and_writes_no_zip(project, capsys):
 
 def test_pdf_only_prints_the_notebook_again_and_stamps_it(root):
     """The real print (headless Chromium) of an executed notebook, nothing rerun: the pair then matches."""
-    if report.find_browser() is None:
+    if pdf.find_browser() is None:
         pytest.skip("no Chromium to print with")
     shutil.copy(root / "report.pdf", root / "old.pdf")
     rewrite(root, lambda nb: nb.cells[2].outputs[0].update(text="data: data/train.csv.gz\n"))
     assert report.main(["--pdf-only", "--out", str(root)]) == 0
     submission.check_pair(root)
     reader = PdfReader(root / "report.pdf")
-    assert reader.metadata.title == report.TITLE and "data: data/train.csv.gz" in reader.pages[0].extract_text()
+    assert reader.metadata.title == pdf.TITLE and "data: data/train.csv.gz" in reader.pages[0].extract_text()
 
 
 # make submission TEAM=... NAMES=...: the team in the executed notebook's title block and its PDF
@@ -197,20 +205,20 @@ def small_run(tmp_path_factory):
     full run on the bundled sample) and its PDF: printed by Chromium when there is one, else a blank page
     stamped from it."""
     folder = tmp_path_factory.mktemp("small") / "project"
-    for name in submission.members(report.ROOT):
+    for name in submission.members(notebook_file.ROOT):
         if name.as_posix() not in (NB, "report.pdf"):
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(report.ROOT / name, folder / name)
+            shutil.copy(notebook_file.ROOT / name, folder / name)
     nbformat.write(nbformat.v4.new_notebook(cells=cells()), folder / "source.ipynb")
     nb = report.execute(folder / "source.ipynb", folder / NB, {"QUICK": False},
                         about={"data": "a test", "date": "2000-01-01"})
     (folder / "source.ipynb").unlink()
-    assert report.unfinished(nb) is None and records.find(nb, records.RUN)[0]["quick"] is False
-    if report.find_browser():
-        report.export_pdf(nb, folder / "report.pdf")
+    assert notebook_file.unfinished(nb) is None and records.find(nb, records.RUN)[0]["quick"] is False
+    if pdf.find_browser():
+        pdf.export_pdf(nb, folder / "report.pdf")
     else:
         blank_pdf(folder / "report.pdf")
-        report.stamp_pdf(folder / "report.pdf", report.notebook_digest(nb))
+        pdf.stamp_pdf(folder / "report.pdf", notebook_file.notebook_digest(nb))
     return folder
 
 
@@ -231,11 +239,12 @@ def pdf_text(path) -> str:
 
 
 def test_the_placeholder_is_the_parameters_cells_default():
-    assert report.read_parameters(nbformat.read(report.NOTEBOOK, as_version=4))["TEAM"] == team.PLACEHOLDER
+    committed = nbformat.read(notebook_file.NOTEBOOK, as_version=4)
+    assert notebook_file.read_parameters(committed)["TEAM"] == team.PLACEHOLDER
 
 
 def test_make_submission_writes_the_team_into_the_title_block_and_the_pdf_and_nothing_else(project, capsys):
-    if report.find_browser() is None:
+    if pdf.find_browser() is None:
         pytest.skip("no Chromium to print with")
     before = nbformat.read(project / NB, as_version=4)
     assert submission.title_output(before).data["text/markdown"].startswith(f"**Team:** {team.PLACEHOLDER}")
@@ -244,7 +253,7 @@ def test_make_submission_writes_the_team_into_the_title_block_and_the_pdf_and_no
     assert "wrote team 1234_5678_9012 (A, B, C) into" in capsys.readouterr().out
     after = nbformat.read(project / NB, as_version=4)
 
-    values = report.read_parameters(after)
+    values = notebook_file.read_parameters(after)
     assert (values["TEAM"], values["NAMES"]) == (TEAM, NAMES)
     block = submission.title_output(after).data["text/markdown"]
     when = team.DATE_LINE.search(submission.title_output(before).data["text/markdown"]).group(1)
@@ -271,9 +280,9 @@ def test_make_submission_writes_the_team_into_the_title_block_and_the_pdf_and_no
         assert archive.read(f"{TEAM}/{NB}") == (project / NB).read_bytes()
         assert archive.read(f"{TEAM}/report.pdf") == (project / "report.pdf").read_bytes()
 
-    pdf = (project / "report.pdf").read_bytes()  # the same team again: nothing to rewrite or print
+    printed = (project / "report.pdf").read_bytes()  # the same team again: nothing to rewrite or print
     assert submission.main([TEAM, "--out", str(out)], root=project) == 0
-    assert (project / "report.pdf").read_bytes() == pdf and "wrote team" not in capsys.readouterr().out
+    assert (project / "report.pdf").read_bytes() == printed and "wrote team" not in capsys.readouterr().out
 
 
 def test_the_placeholder_or_no_team_is_refused_saying_what_to_pass(project, capsys):
@@ -290,7 +299,7 @@ def test_the_placeholder_or_no_team_is_refused_saying_what_to_pass(project, caps
 def test_a_quick_or_unfinished_run_is_refused_before_the_title_is_written(project, capsys):
     """A QUICK run whose parameters cell was set back to QUICK = False afterwards is still a QUICK run."""
     rewrite(project, record_says(quick=True, seeds=1, epochs=2))
-    assert report.read_parameters(nbformat.read(project / NB, as_version=4))["QUICK"] is False
+    assert notebook_file.read_parameters(nbformat.read(project / NB, as_version=4))["QUICK"] is False
     before = files_of(project)
     out = project.parent / "out"
     assert submission.main([TEAM, "--out", str(out)], root=project) == 2
@@ -315,10 +324,10 @@ def test_a_pdf_that_does_not_match_is_refused_after_the_title(project, capsys):
 
 
 def test_a_failed_print_leaves_the_notebook_and_pdf_as_they_were(project, monkeypatch, capsys):
-    def no_browser(html_text, pdf):
-        raise report.ReportError("no Chrome/Chromium found to print the PDF: install Chromium")
+    def no_browser(html_text, path):
+        raise notebook_file.NotebookError("no Chrome/Chromium found to print the PDF: install Chromium")
 
-    monkeypatch.setattr(report, "html_to_pdf", no_browser)
+    monkeypatch.setattr(pdf, "html_to_pdf", no_browser)
     before = files_of(project)
     out = project.parent / "out"
     assert submission.main([TEAM, "--names", NAMES, "--out", str(out)], root=project) == 2
@@ -349,7 +358,7 @@ def test_as_root_on_debian_the_font_is_installed_announced(project, monkeypatch,
     monkeypatch.setattr(system, "uncovered", lambda text: [] if installed else [c for c in "李华" if c in text])
     monkeypatch.setattr(system, "can_apt", lambda: True)
     monkeypatch.setattr(system.subprocess, "run", apt_get)
-    monkeypatch.setattr(report, "html_to_pdf", lambda html_text, pdf: blank_pdf(pdf))
+    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, path: blank_pdf(path))
     assert submission.main([TEAM, "--names", "李华", "--out", str(project.parent / "out")], root=project) == 0
     said = capsys.readouterr().out
     assert said.startswith("installing Debian's fonts-noto-cjk so that the PDF prints 李, 华 (apt-get)...\n")
@@ -358,9 +367,75 @@ def test_as_root_on_debian_the_font_is_installed_announced(project, monkeypatch,
     assert block.startswith(f"**Team:** {TEAM} — 李华")
 
 
+def record_of_claims(*claimed):
+    """A change to the notebook: its check cell's record holds these claims."""
+    def change(nb):
+        output = next(o for c in nb.cells for o in c.get("outputs", []) if claims.MIME in o.get("data", {}))
+        output.data[claims.MIME] = {**output.data[claims.MIME], "claims": list(claimed)}
+
+    return change
+
+
+def restamp(folder):
+    """report.pdf stamped from the notebook as it is now (what is refused is then only the text)."""
+    pdf.stamp_pdf(folder / "report.pdf", notebook_file.notebook_digest(nbformat.read(folder / NB, as_version=4)))
+
+
+def test_a_run_the_text_does_not_describe_is_refused_naming_each_difference(project, capsys):
+    seeds = {"kind": "setup", "phrase": "the text describes [3] seeds", "text": "3", "got": "2", "status": "differs"}
+    rewrite(project, record_of_claims(AGREES, seeds))
+    restamp(project)
+    before, out = files_of(project), project.parent / "out"
+    assert submission.main([TEAM, "--out", str(out)], root=project) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"error: {NB} is not the run its text describes:"
+    assert len(err) >= 3 and all(line.startswith("  ") for line in err[1:-1]), err
+    assert any("seeds" in line for line in err[1:-1]) and "ANYWAY=1" in err[-1]
+    assert files_of(project) == before and list(out.iterdir()) == []
+
+
+def test_a_text_edited_away_from_its_run_is_refused_with_the_verifiers_line(project, capsys):
+    rewrite(project, lambda nb: next(c for c in nb.cells if c.source == FINDING).update(
+        source=FINDING.replace("97.31", "98.31")))
+    restamp(project)
+    out = project.parent / "out"
+    assert submission.main([TEAM, "--out", str(out)], root=project) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {NB} is not the run its text describes:\n  ")
+    assert "baseline reaches 97.31%" in err and list(out.iterdir()) == []
+
+
+def test_anyway_zips_a_run_the_text_does_not_describe_saying_what_differs(project, capsys, monkeypatch):
+    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, path: blank_pdf(path))  # the title is rewritten
+    seeds = {"kind": "setup", "phrase": "the text describes [3] seeds", "text": "3", "got": "2", "status": "differs"}
+    rewrite(project, record_of_claims(AGREES, seeds))
+    restamp(project)
+    out = project.parent / "out"
+    assert submission.main([TEAM, "--anyway", "--out", str(out)], root=project) == 0
+    said = capsys.readouterr().out
+    assert f"{NB} is not the run its text describes (submitted anyway" in said and "seeds" in said
+    assert (out / f"{TEAM}.zip").exists()
+    dry = subprocess.run(["make", "-n", "submission", "TEAM=1_2", "ANYWAY=1"], cwd=notebook_file.ROOT,
+                         capture_output=True, text=True)
+    assert "--anyway" in dry.stdout, dry.stderr
+    assert "--anyway" not in subprocess.run(["make", "-n", "submission", "TEAM=1_2"], cwd=notebook_file.ROOT,
+                                            capture_output=True, text=True).stdout
+
+
+def test_every_member_of_the_zip_is_readable_by_all(project, tmp_path):
+    (project / "Makefile").chmod(0o600)  # a private file here is still readable by the grader's other accounts
+    (project / NB).chmod(0o600)
+    with zipfile.ZipFile(submission.build(TEAM, tmp_path, project)) as archive:
+        modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
+    folders = {name for name in modes if name.endswith("/")}
+    assert f"{TEAM}/" in folders and f"{TEAM}/mnist_assignment/" in folders and f"{TEAM}/data/sample/" in folders
+    assert all(modes[name] == 0o40755 for name in folders), modes
+    assert all(mode == 0o100644 for name, mode in modes.items() if name not in folders), modes
+
+
 # the zip's README promises only what works in the unzipped folder
 
-MADE_BY_MAKE = {".venv": "VENV := .venv", "build": "--out build"}  # path -> where the zipped Makefile makes it
+MADE_BY_MAKE = {".venv": "VENV := .venv", "build": "report --quick"}  # path -> where the zipped Makefile makes it
 KAGGLE = {"data/train.csv", "data/test.csv"}  # the README says to put them there: never in the zip
 
 
@@ -374,16 +449,16 @@ def test_the_zips_readme_names_only_targets_and_files_that_are_there(tmp_path):
     folder = tmp_path / "unzipped" / team
     readme = (folder / "README.md").read_text()
     makefile = (folder / "Makefile").read_text()
-    assert readme != (report.ROOT / "README.md").read_text()  # the graders' version, not the project's
+    assert readme != (notebook_file.ROOT / "README.md").read_text()  # the graders' version, not the project's
     # the Makefile without the repository's checks: no target there runs what the folder does not hold
-    assert makefile == submission.zip_makefile((report.ROOT / "Makefile").read_text())
+    assert makefile == submission.zip_makefile((notebook_file.ROOT / "Makefile").read_text())
     pyproject = (folder / "pyproject.toml").read_text()
-    assert pyproject == submission.zip_pyproject((report.ROOT / "pyproject.toml").read_text())
+    assert pyproject == submission.zip_pyproject((notebook_file.ROOT / "pyproject.toml").read_text())
     assert "line-length = 120" in pyproject  # the lint settings stay with the code they describe
     for word in ("tests", "bench", "scripts", "pytest", "ruff", "make test"):
         assert word not in makefile and word not in readme, word
     assert not re.search(r"\b(tests|bench|scripts)\b", pyproject), pyproject
-    assert "make test" in (report.ROOT / "Makefile").read_text()  # the repository's keeps them
+    assert "make test" in (notebook_file.ROOT / "Makefile").read_text()  # the repository's keeps them
     default = subprocess.run(["make", "-n"], cwd=folder, capture_output=True, text=True)
     assert default.returncode == 0 and "pip install" in default.stdout  # plain `make` creates the venv
     # what its recipe runs to tell uv where pip's packages come from is there too
@@ -393,7 +468,7 @@ def test_the_zips_readme_names_only_targets_and_files_that_are_there(tmp_path):
     missing = subprocess.run(["make", "-n", "test"], cwd=folder, capture_output=True, text=True)
     assert missing.returncode != 0 and "No rule to make target 'test'" in missing.stderr
     # one figure for the full run's time, the same as the project's README
-    assert submission.FULL_RUN in readme and submission.FULL_RUN in (report.ROOT / "README.md").read_text()
+    assert submission.FULL_RUN in readme and submission.FULL_RUN in (notebook_file.ROOT / "README.md").read_text()
 
     targets = set(re.findall(r"\bmake ([a-z][\w-]*)", readme))
     assert {"lab", "quick"} <= targets
