@@ -2,7 +2,7 @@
 
 Chromium prints it because it needs neither LaTeX nor a network; when none is installed, or no font
 has a character of the team's names, and we are root on Debian/Ubuntu, it is installed with apt-get
-(announced; system.py). Code cells tagged `remove-input` show only their output, and the records a
+(announced; fonts.py). Code cells tagged `remove-input` show only their output, and the records a
 cell keeps of the run (records.py) not even that. The PDF's metadata holds a digest of the notebook
 it was printed from (NotebookSHA256), so that `make submission` can tell that the two belong together.
 """
@@ -18,7 +18,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from . import records, system
+from . import fonts, records
 from .files import atomic_path
 from .notebook_file import NotebookError, notebook_digest, read_parameters
 
@@ -146,7 +146,7 @@ def ensure_browser() -> str:
     browser = find_browser()
     if browser:
         return browser
-    if system.apt_install(["chromium"], "to print the PDF"):
+    if fonts.apt_install(["chromium"], "to print the PDF"):
         browser = find_browser()
         if browser:
             return browser
@@ -212,7 +212,7 @@ def export_pdf(nb, pdf: Path) -> None:
 
 def ensure_fonts(values: dict) -> None:
     """Fonts for every character of the title block's names and course (values: the parameters), installed
-    when this system can; otherwise system.FontError, before anything runs or prints."""
+    when this system can; otherwise fonts.FontError, before anything runs or prints."""
     for name in ("NAMES", "COURSE"):
         if isinstance(values.get(name), str):
-            system.ensure_fonts(f"{name} = {values[name]!r}", values[name])
+            fonts.ensure_fonts(f"{name} = {values[name]!r}", values[name])

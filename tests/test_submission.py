@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from mnist_assignment import claims, notebook_file, pdf, records, report, submission, system, team
+from mnist_assignment import claims, fonts, notebook_file, pdf, records, report, submission, team
 
 PARAMETERS = """DATA = 'data/train.csv.gz'  # Kaggle's train.csv
 QUICK = False  # True: a smoke run
@@ -336,9 +336,9 @@ def test_a_failed_print_leaves_the_notebook_and_pdf_as_they_were(project, monkey
 
 
 def test_names_the_pdf_cannot_print_are_refused_before_anything_is_written(project, monkeypatch, capsys):
-    monkeypatch.setattr(system, "fontconfig_decides", lambda: True)
-    monkeypatch.setattr(system, "uncovered", lambda text: [c for c in dict.fromkeys(text) if c in "李华"])
-    monkeypatch.setattr(system, "can_apt", lambda: False)
+    monkeypatch.setattr(fonts, "fontconfig_decides", lambda: True)
+    monkeypatch.setattr(fonts, "uncovered", lambda text: [c for c in dict.fromkeys(text) if c in "李华"])
+    monkeypatch.setattr(fonts, "can_apt", lambda: False)
     before, out = files_of(project), project.parent / "out"
     assert submission.main([TEAM, "--names", "李华, Ada", "--out", str(out)], root=project) == 2
     assert capsys.readouterr().err == (
@@ -354,10 +354,10 @@ def test_as_root_on_debian_the_font_is_installed_announced(project, monkeypatch,
         commands.append(command)
         installed.extend(command[4:] if command[1] == "install" else [])
 
-    monkeypatch.setattr(system, "fontconfig_decides", lambda: True)
-    monkeypatch.setattr(system, "uncovered", lambda text: [] if installed else [c for c in "李华" if c in text])
-    monkeypatch.setattr(system, "can_apt", lambda: True)
-    monkeypatch.setattr(system.subprocess, "run", apt_get)
+    monkeypatch.setattr(fonts, "fontconfig_decides", lambda: True)
+    monkeypatch.setattr(fonts, "uncovered", lambda text: [] if installed else [c for c in "李华" if c in text])
+    monkeypatch.setattr(fonts, "can_apt", lambda: True)
+    monkeypatch.setattr(fonts.subprocess, "run", apt_get)
     monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, path: blank_pdf(path))
     assert submission.main([TEAM, "--names", "李华", "--out", str(project.parent / "out")], root=project) == 0
     said = capsys.readouterr().out
