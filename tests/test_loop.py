@@ -170,3 +170,50 @@ def test_one_epoch_steps_once_a_batch(nb, small_split):
     loss, acc, batch_losses = nb.train_one_epoch(model, loader, optimizer, nn.CrossEntropyLoss())
     assert len(steps) == len(batch_losses) == 16 and model.training
     assert loss == pytest.approx(np.mean(batch_losses), rel=1e-5) and 0 <= acc <= 1
+
+
+def definitions(nb, marker, **names):
+    """The functions (and literal assignments) of the notebook cell whose source holds marker, defined over the
+    graded module's names plus `names`: a cell's code tested without running the rest of the cell."""
+    import ast
+    import json
+
+    from mnist_assignment.notebook_code import NOTEBOOK
+
+    (source,) = ["".join(c["source"]) for c in json.loads(NOTEBOOK.read_text())["cells"]
+                 if c["cell_type"] == "code" and marker in "".join(c["source"])]
+    tree = ast.parse(source)
+    tree.body = [node for node in tree.body if isinstance(node, ast.FunctionDef)
+                 or (isinstance(node, ast.Assign) and isinstance(node.value, (ast.Dict, ast.Constant)))]
+    namespace = {**vars(nb), **names}
+    exec(compile(tree, f"<cell with {marker}>", "exec"), namespace)
+    return namespace
+
+
+def test_each_seed_runs_on_its_own_split_in_the_workers_too(nb, sample):
+    """run(cfg) trains on split_data(images, labels, seed=cfg.seed), in a worker as here; the splits cache goes to
+    the workers empty."""
+    from mnist_assignment import parallel
+
+    images, labels = sample[0][:1000], sample[1][:1000]
+    cell = definitions(nb, "def run_study(", images=images, labels=labels, SEEDS=2, WORKERS=2, parallel=parallel,
+                       replace=replace)
+    cell["seed_split"](0)  # this process's cache: not sent
+    runs = cell["run_study"]({"base": nb.Config(epochs=1)})["base"]
+    assert cell["splits"] == {}
+    for seed, history in enumerate(runs):
+        train_set, val_set, _, _ = nb.split_data(images, labels, seed)
+        expected = nb.train(nb.Config(epochs=1, seed=seed), train_set, nb.make_loader(val_set, 1000))[1]
+        assert numbers(history) == numbers(expected), seed
+    assert runs[0][-1]["val_loss"] != runs[1][-1]["val_loss"]
+
+
+def test_early_stopping_builds_the_configs_model_on_the_data_it_is_given(nb, small_split, val_loader):
+    cell = definitions(nb, "def train_early_stopping(", EPOCHS=2, copy=__import__("copy"))
+    cfg = nb.Config(norm=nn.LayerNorm, dropout=0.2)
+    model, history, best, (loss, acc) = cell["train_early_stopping"](cfg, small_split.train_set, val_loader,
+                                                                      max_epochs=2)
+    assert layer_types(model).count("LayerNorm") == 2 and layer_types(model).count("Dropout") == 2
+    assert len(history) == 2 and best in (1, 2)
+    assert (loss, acc) == nb.evaluate(model, val_loader, nn.CrossEntropyLoss())  # the restored weights, again
+    assert loss == pytest.approx(history[best - 1]["val_loss"], rel=1e-5)
