@@ -108,3 +108,21 @@ def test_a_kernel_without_the_package_is_told_what_the_notebook_needs_in_one_lin
     assert line.startswith("This notebook needs the mnist_assignment/ folder from its zip beside it: ")
     assert "`jupyter lab`" in line and "Colab" in line and "`!unzip -o NAME.zip`" in line
     assert not any(o.output_type == "stream" for o in nb.cells[index].outputs)  # no warning on stderr
+
+
+def test_a_bad_value_stops_the_read_cell_in_one_line_that_says_what_to_do(folder):
+    """The checks cell only peeks at the file; the read cell's check_values judges every value pandas read."""
+    import gzip
+
+    with gzip.open(SAMPLE_TRAIN, "rt") as f:
+        lines = [next(f).rstrip("\n") for _ in range(51)]
+    label, *pixels = lines[3].split(",")
+    lines[3] = ",".join([label, *(f"{int(v) / 255:.4f}" for v in pixels)])  # row 3 scaled to 0..1
+    (folder / "scaled.csv").write_text("\n".join(lines) + "\n")
+    nb = nbformat.read(report.NOTEBOOK, as_version=4)
+    read = next(i for i, c in enumerate(nb.cells) if c.source.startswith("frame = pd.read_csv(RUN.train)"))
+    nb = run_all(folder, {"QUICK": True, "DATA": "scaled.csv"}, cells=[1, 2, 3, 4, read])
+    index, error = error_of(nb)
+    assert index == 4 and len(error.traceback) == 1
+    assert error.traceback[0].startswith("scaled.csv: row 3, column pixel")
+    assert error.traceback[0].endswith("is not a whole number: pixels must be whole numbers 0..255, not scaled")
