@@ -4,11 +4,13 @@
 
 A mistake stops the run with a few lines naming the parameter or file and what to do (CheckError:
 IPython shows its message, not a traceback). Otherwise it prints which files the run uses and why,
-and returns them loaded. Nothing is replaced silently: the train file falls back to data/ or the
-bundled sample only when DATA is left at its default.
+and returns where they are. Nothing is replaced silently: the train file falls back to data/ or the
+bundled sample only when DATA is left at its default. The files are only peeked at here (header,
+rows, hash: data.peek); the notebook reads them once, with pandas, and data.check_values judges
+every value of what it read.
 
-A QUICK run says so in its first line and keeps its figures under build/quick/ (git-ignored), so it
-never overwrites the full run's committed figures. The cell's outputs also keep a record of the
+A QUICK run says so in its first line and keeps its figures and submission.csv under build/quick/
+(git-ignored), so it never overwrites the full run's. The cell's outputs also keep a record of the
 run the kernel actually does (records.RUN: QUICK, seeds and epochs after QUICK, the data file, its
 rows and sha256), invisible in Jupyter and the PDF, from which `make submission` judges the run.
 """
@@ -21,19 +23,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from . import data, records
 from .files import BusyError, hold
-from .system import font_problem
-from .team import TEAM_EXAMPLE, TEAM_PATTERN
+from .team import TeamError, check_team
 
 DEFAULT_DATA = "data/train.csv.gz"  # the parameters cell's value; it means "find it" when not there
 MAX_SEEDS, MAX_EPOCHS = 20, 500  # beyond these a run takes days: surely a typo
 QUICK_SEEDS, QUICK_EPOCHS = 1, 2  # what QUICK = True runs, whatever SEEDS and EPOCHS say
 FIGURES = Path("figures")  # the full run's figures, committed with the notebook
-QUICK_FIGURES = Path("build/quick/figures")  # a smoke run's: git-ignored, away from the committed ones
 SUBMISSION = Path("submission.csv")  # section 7.8's Kaggle file
+QUICK_FIGURES = Path("build/quick/figures")  # a smoke run's: git-ignored, away from the full run's files
+QUICK_SUBMISSION = Path("build/quick/submission.csv")
 
 
 class CheckError(Exception):
@@ -51,16 +51,14 @@ class CheckError(Exception):
 
 @dataclass
 class Run:
-    """What the checks found: the files the run reads, loaded once, and where its figures go."""
+    """What the checks found: the files the run reads and where it writes."""
 
     train: Path
-    images: np.ndarray
-    labels: np.ndarray
-    source: data.Source
+    source: data.Source  # the train file's rows and sha256, for the record and the provenance line
     test: Path | None  # None: section 7.8 skips the submission, saying why (test_problem)
-    test_images: np.ndarray | None
     test_problem: str | None
     figures: Path = FIGURES  # every figure is saved here: QUICK_FIGURES for a QUICK run
+    submission: Path = SUBMISSION  # section 7.8's Kaggle file: QUICK_SUBMISSION for a QUICK run
     quick: bool = False
     seeds: int = 3  # the seeds and epochs the run uses: QUICK_SEEDS and QUICK_EPOCHS for a QUICK run
     epochs: int = 20
@@ -93,15 +91,13 @@ def parameter_problems(p: dict) -> list[str]:
         bad("EPOCHS", f"must be a whole number from 1 to {MAX_EPOCHS} (the assignment's budget is 20)")
     if p["WORKERS"] is not None and not whole(p["WORKERS"], 1):
         bad("WORKERS", "must be None (one per core) or a whole number of at least 1")
-    if not isinstance(p["TEAM"], str) or not TEAM_PATTERN.fullmatch(p["TEAM"]):
-        bad("TEAM", f"must be the team's ids joined by '_', letters and digits only, e.g. '{TEAM_EXAMPLE}'")
+    try:
+        check_team(p["TEAM"])
+    except TeamError as err:
+        found.append(str(err))
     for name in ("NAMES", "COURSE"):
         if not isinstance(p[name], str):
             bad(name, "must be text in quotes")
-        else:  # the title block prints them: a character no font has would be an empty box in the PDF
-            problem = font_problem(f"{name} = {p[name]!r}", p[name])
-            if problem:
-                found.append(problem)
     return found
 
 
@@ -150,19 +146,19 @@ def nearby(path: Path) -> str:
     return where
 
 
-def test_file(train: Path) -> tuple[Path | None, np.ndarray | None, str | None]:
-    """Kaggle's test.csv beside the train file, checked now: a bad one skips the submission, not the report."""
+def test_file(train: Path) -> tuple[Path | None, str | None]:
+    """Kaggle's test.csv beside the train file, peeked at now: a bad one skips the submission, not the report."""
     test = next((p for p in (train.with_name("test.csv"), train.with_name("test.csv.gz")) if p.is_file()), None)
     if test is None:
-        return None, None, f"no test.csv next to {shown(train)}"
+        return None, f"no test.csv next to {shown(train)}"
     try:
-        images, _ = data.load_digits(test, kind="test")
+        data.peek(test, kind="test")
     except data.DataError as err:
-        return None, None, str(err)
-    return test, images, None
+        return None, str(err)
+    return test, None
 
 
-def folder_problems(figures: Path) -> list[str]:
+def folder_problems(figures: Path, submission: Path = SUBMISSION) -> list[str]:
     """The notebook writes its figures folder and submission.csv beside itself: all must be writable."""
     found = []
     # each folder on the way to the figures, from this notebook's own: a file in the way or one that
@@ -179,14 +175,14 @@ def folder_problems(figures: Path) -> list[str]:
                 found.append(f"{label}: cannot be written ({err.strerror}); the run writes its figures and "
                              "submission.csv here: copy the project to a folder of yours")
                 break
-    if SUBMISSION.is_dir():
-        found.append(f"{SUBMISSION}: a folder is in the way of the file section 7.8 writes; move it away")
+    if submission.is_dir():
+        found.append(f"{submission.as_posix()}: a folder is in the way of the file section 7.8 writes; move it away")
     return found
 
 
 def check_run(**parameters) -> Run:
-    """Check every parameter and file, then load the data and take the folder; print what is used and
-    keep a record of it in the cell's outputs (records.RUN; in a notebook kernel only)."""
+    """Check every parameter and file, then take the folder; print what is used and keep a record of it in
+    the cell's outputs (records.RUN; in a notebook kernel only)."""
     problems = parameter_problems(parameters)
     train = reason = None
     if not any(p.startswith("DATA =") for p in problems):
@@ -195,22 +191,22 @@ def check_run(**parameters) -> Run:
         except CheckError as err:
             problems += err.problems
     quick = parameters["QUICK"] is True
-    figures = QUICK_FIGURES if quick else FIGURES
-    problems += folder_problems(figures)
+    figures, submission = (QUICK_FIGURES, QUICK_SUBMISSION) if quick else (FIGURES, SUBMISSION)
+    problems += folder_problems(figures, submission)
     if problems:
         raise CheckError("\n".join(problems))
     try:
-        images, labels, source = data.load_source(train)
+        source = data.peek(train)
     except data.DataError as err:
         raise CheckError(f"DATA: {err}") from None
-    test, test_images, test_problem = test_file(train)
+    test, test_problem = test_file(train)
     try:
         hold(".", f"another run is using this folder and would write the same {figures.as_posix()}/ and "
                   "submission.csv: let it finish or shut its kernel down, or run a copy in another folder")
     except BusyError as err:
         raise CheckError(str(err)) from None
     seeds, epochs = (QUICK_SEEDS, QUICK_EPOCHS) if quick else (parameters["SEEDS"], parameters["EPOCHS"])
-    run = Run(train, images, labels, source, test, test_images, test_problem, figures, quick, seeds, epochs)
+    run = Run(train, source, test, test_problem, figures, submission, quick, seeds, epochs)
     if quick:  # first, before the lines below: they and the notebook's text describe the full run
         print(f"QUICK smoke run ({QUICK_SEEDS} seed, {QUICK_EPOCHS} epochs a run): checks that everything runs; "
               "the numbers are not the report's, and the text below describes the full run (QUICK = False). "
@@ -219,6 +215,6 @@ def check_run(**parameters) -> Run:
     if test is None:
         print(f"test: {test_problem}: section 7.8 will skip the Kaggle submission")
     else:
-        print(f"test: {shown(test)}, {len(test_images):,} digits (section 7.8 writes submission.csv)")
+        print(f"test: {shown(test)} (section 7.8 writes {submission.as_posix()})")
     records.show(records.RUN, run.record())
     return run

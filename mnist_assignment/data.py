@@ -1,14 +1,16 @@
 """Kaggle digit-recognizer CSV -> validated arrays; where the data comes from; what is wrong with it.
 
-`load_digits` is the only way data enters the project. It validates the whole file before
-returning anything and raises `DataError` (one line: file, row, column, problem) otherwise.
-Rows are counted from 1 over data rows, the header not included. The split, the tensors and the
-batches are the notebook's own code (split_data, make_loader).
+The notebook reads the CSV once, with pandas; before that, `peek` checks in a fraction of a second
+what needs no parse (the file is there, a CSV, Kaggle's header, its rows), and after it
+`check_values` judges the frame pandas read (whole-number pixels 0..255, labels 0..9, no blank cell,
+no short row). `load_digits` does the same three steps for the command line, with a binary cache.
+Every problem is a `DataError`: one line naming file, row and column, and what to do. Rows are
+counted from 1 over data rows, the header not included. The split, the tensors and the batches are
+the notebook's own code (split_data, make_loader).
 """
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import io
@@ -32,8 +34,95 @@ CACHE_VERSION = 1
 class DataError(ValueError):
     """A data file that cannot be used; the message is one line naming file, row, column."""
 
+    def _render_traceback_(self):  # IPython shows the line instead of a traceback
+        return [str(self)]
 
-# ---------------------------------------------------------------- loading + validation
+
+# ---------------------------------------------------------------- checks before and after the read
+
+
+def peek(path: str | Path, kind: str = "train") -> Source:
+    """The checks that need no parse: the file is there and is a CSV (gzip or not) with Kaggle's header
+    for `kind`, and no row is longer than the header -> where it comes from, its rows and sha256."""
+    name = str(path)
+    raw = _read(path)
+    text = _decode(name, raw)
+    columns, has_label = _header(name, text, kind)
+    _kind_matches(name, has_label, kind)
+    return Source(name, origin_of(path), _count_rows(name, text, len(columns)), hashlib.sha256(raw).hexdigest())
+
+
+def _count_rows(name: str, text: bytes, width: int) -> int:
+    """Data rows (blank lines skipped, as pandas skips them); a row with more fields than the header is an error
+    here, because pandas refuses it with a traceback before there is a frame to judge."""
+    rows = 0
+    for line in text.split(b"\n")[1:]:
+        if line.strip():
+            rows += 1
+            if line.count(b",") >= width:
+                raise DataError(f"{name}: row {rows} has {line.count(b',') + 1} fields of {width}: "
+                                "fix or remove that row")
+    if rows == 0:
+        raise DataError(f"{name}: no data rows after the header")
+    return rows
+
+
+def check_values(frame, path: str | Path) -> None:
+    """The frame pandas read from path: Kaggle's columns, every row complete, whole-number pixels 0..255 and
+    labels 0..9. DataError at the first problem (one line: file, row, column, what to do)."""
+    import pandas as pd  # here, not at the top: the checks before the read stay light
+
+    name = str(path)
+    columns = ["" if str(c).startswith("Unnamed: ") else str(c) for c in frame.columns]  # pandas names a blank one
+    _check_columns(name, columns)
+    if frame.empty:
+        raise DataError(f"{name}: no data rows after the header")
+    blank = frame.isna().to_numpy()
+    if blank.any():
+        row = int(blank.any(axis=1).argmax())
+        first = int(blank[row].argmax())
+        if blank[row, first:].all():  # blank from there to the end of the row: the line stops early
+            what = "the file looks truncated; download it again" if row == len(frame) - 1 else "fix that row"
+            raise DataError(f"{name}: row {row + 1} has {first} fields of {len(columns)}: {what}")
+        raise DataError(f"{name}: row {row + 1}, column {columns[first]}: blank cell")
+    for column in frame.columns:  # text where a number belongs (a whole column of it is rare: one at a time)
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            row = int(pd.to_numeric(frame[column], errors="coerce").isna().to_numpy().argmax())
+            top = 9 if column == "label" else 255
+            raise DataError(f"{name}: row {row + 1}, column {column}: value {str(frame[column].iloc[row])[:20]!r} "
+                            f"is not a number (whole numbers 0..{top})")
+    floats = frame.select_dtypes("number").select_dtypes(exclude="integer")  # whole-number columns read as int
+    first = _first_cell(floats, (floats % 1 != 0).to_numpy())
+    if first:
+        row, column, value = first
+        advice = "labels are digits 0..9" if column == "label" else "pixels must be whole numbers 0..255, not scaled"
+        raise DataError(f"{name}: row {row}, column {column}: value {value:g} is not a whole number: {advice}")
+    top = pd.Series(np.where(frame.columns == "label", 9, 255), index=frame.columns)
+    outside = frame.loc[:, (frame.min() < 0) | (frame.max() > top)]  # column by column first: fast
+    first = _first_cell(outside, ((outside < 0) | (outside > top[outside.columns])).to_numpy())
+    if first:
+        row, column, value = first
+        top = 9 if column == "label" else 255
+        raise DataError(f"{name}: row {row}, column {column}: value {value:g} is outside 0..{top}")
+
+
+def _first_cell(frame, bad: np.ndarray) -> tuple[int, str, float] | None:
+    """The first cell, in reading order, where bad (a boolean array shaped like frame) holds: (row from 1,
+    column, value)."""
+    if not bad.any():
+        return None
+    row = int(bad.any(axis=1).argmax())
+    column = int(bad[row].argmax())
+    return row + 1, str(frame.columns[column]), frame.iat[row, column]
+
+
+def arrays(frame) -> tuple[np.ndarray, np.ndarray | None]:
+    """A checked frame -> uint8 images [N, 784] in pixel order, int64 labels (None for a test file)."""
+    labels = frame["label"].to_numpy(dtype=np.int64) if "label" in frame.columns else None
+    return frame[PIXELS].to_numpy(dtype=np.uint8), labels
+
+
+# ---------------------------------------------------------------- loading (the command line's path)
 
 
 def load_digits(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -53,27 +142,35 @@ def load_hashed(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, 
     name = str(path)
     if kind not in (None, "train", "test"):
         raise DataError(f"{name}: kind must be 'train' or 'test', not {kind!r}")
-    try:
-        raw = path.read_bytes()
-        stat = path.stat()
-    except FileNotFoundError:
-        raise DataError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{name}: is a directory, not a CSV file") from None
-    except OSError as err:
-        raise DataError(f"{name}: cannot read ({err.strerror})") from None
+    raw = _read(path)
+    stat = path.stat()
     key = {"version": CACHE_VERSION, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
            "sha256": hashlib.sha256(raw).hexdigest()}
     cached = _read_cache(path, key)
     if cached is None:
         cached = _parse(name, raw, kind)
         _write_cache(path, key, *cached)
-    images, labels = cached
-    if kind == "train" and labels is None:
+    _kind_matches(name, cached[1] is not None, kind)
+    return *cached, key["sha256"]
+
+
+def _read(path: str | Path) -> bytes:
+    name = str(path)
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{name}: is a directory, not a CSV file") from None
+    except OSError as err:
+        raise DataError(f"{name}: cannot read ({err.strerror})") from None
+
+
+def _kind_matches(name: str, has_label: bool, kind: str | None) -> None:
+    if kind == "train" and not has_label:
         raise DataError(f"{name}: header: missing column label (this looks like a test file)")
-    if kind == "test" and labels is not None:
+    if kind == "test" and has_label:
         raise DataError(f"{name}: header: unexpected column label (this looks like a train file)")
-    return images, labels, key["sha256"]
 
 
 def _decode(name: str, raw: bytes) -> bytes:
@@ -82,7 +179,7 @@ def _decode(name: str, raw: bytes) -> bytes:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as err:
-            raise DataError(f"{name}: corrupt gzip data ({err})") from None
+            raise DataError(f"{name}: corrupt gzip data ({err}): download it again") from None
     elif name.endswith(".gz"):
         raise DataError(f"{name}: not gzip data although the name ends in .gz")
     raw = raw.removeprefix(b"\xef\xbb\xbf")
@@ -118,97 +215,40 @@ def _header(name: str, text: bytes, kind: str | None = None) -> tuple[list[str],
         says = (f"a Kaggle {kind}.csv starts with {KAGGLE_HEADER[kind]}" if kind else
                 f"a Kaggle train.csv starts with {KAGGLE_HEADER['train']}, a test.csv with {KAGGLE_HEADER['test']}")
         raise DataError(f"{name}: line 1 is data, not a header: {says}")
+    _check_columns(name, columns)
+    return columns, "label" in columns
+
+
+def _check_columns(name: str, columns: list[str]) -> None:
+    """Kaggle's columns (label, if any, and pixel0..pixel783, in any order), each once."""
+    if len(columns) > 1 and columns[0] == "":  # DataFrame.to_csv's default writes the row numbers first
+        raise DataError(f"{name}: header: the first column is an unnamed index: save the CSV with index=False")
     seen = set()
     for column in columns:
         if column in seen:
             raise DataError(f"{name}: header: column {column or '(empty)'} appears twice")
         seen.add(column)
-    has_label = "label" in seen
     unexpected = [c for c in columns if c not in set(PIXELS) | {"label"}]
     if unexpected:
         if len(columns) == 1 or all(not c.startswith("pixel") for c in columns):
-            raise DataError(f"{name}: not a digit-recognizer CSV (header starts {first[:40]!r})")
+            raise DataError(f"{name}: not a digit-recognizer CSV (header starts {','.join(columns)[:40]!r})")
         raise DataError(f"{name}: header: unexpected column {unexpected[0] or '(empty)'}")
     missing = [c for c in PIXELS if c not in seen]
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise DataError(f"{name}: header: missing column {missing[0]}{more}")
-    return columns, has_label
 
 
 def _parse(name: str, raw: bytes, kind: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """What the notebook does: the checks before the read, pandas' read, the checks of the frame."""
+    import pandas as pd  # here, not at the top: check-data on a cached file never parses
+
     text = _decode(name, raw)
-    columns, has_label = _header(name, text, kind)
-    if b"\n" not in text:
-        raise DataError(f"{name}: no data rows after the header")
-    order = [columns.index(c) for c in (["label"] if has_label else []) + PIXELS]
-    images, labels, done = [], [], 0
-    try:  # fast path: the C parser, strict integers, in chunks; anything odd goes to _diagnose
-        import pandas as pd  # here, not at the top: check-data on a cached file never parses
-
-        # chunks of rows keep the int64 copy small: peak memory stays near the file's own size
-        with pd.read_csv(io.BytesIO(text), dtype=np.int64, skip_blank_lines=False, engine="c", header=0,
-                         names=columns, chunksize=CHUNK_ROWS) as reader:
-            for frame in reader:
-                values = frame.to_numpy()
-                if values.shape[1] != len(columns):
-                    _diagnose(name, text, columns)
-                pixels, label = _check_chunk(name, values[:, order], has_label, done)
-                images.append(pixels)
-                labels.append(label)
-                done += len(values)
-    except (ValueError, OverflowError) as err:  # pandas' ParserError is a ValueError
-        if isinstance(err, DataError):
-            raise
-        _diagnose(name, text, columns)
-        raise DataError(f"{name}: could not be parsed as integers") from None
-    if done == 0:
-        raise DataError(f"{name}: no data rows after the header")
-    return np.concatenate(images), (np.concatenate(labels) if has_label else None)
-
-
-CHUNK_ROWS = 4096
-
-
-def _check_chunk(name: str, values: np.ndarray, has_label: bool, done: int):
-    """Range checks of one chunk of rows (columns already in label, pixel0.. order) -> uint8, labels."""
-    pixels = values[:, 1:] if has_label else values
-    bad = np.argwhere((pixels < 0) | (pixels > 255))
-    if len(bad):
-        row, col = bad[0]
-        raise DataError(f"{name}: row {done + row + 1}, column pixel{col}: "
-                        f"value {pixels[row, col]} is outside 0..255")
-    labels = None
-    if has_label:
-        labels = values[:, 0].astype(np.int64)
-        bad = np.flatnonzero((labels < 0) | (labels > 9))
-        if len(bad):
-            raise DataError(f"{name}: row {done + bad[0] + 1}, column label: "
-                            f"value {labels[bad[0]]} is outside 0..9")
-    return np.ascontiguousarray(pixels, dtype=np.uint8), labels
-
-
-def _diagnose(name: str, text: bytes, columns: list[str]) -> None:
-    """Slow exact scan, run only when the fast parser refused the file: say where and why."""
-    lines = text.decode("utf-8", errors="replace").split("\n")[1:]
-    for row, fields in enumerate(csv.reader(line.rstrip("\r") for line in lines), start=1):
-        if not fields:
-            raise DataError(f"{name}: row {row}: empty line")
-        if len(fields) != len(columns):
-            raise DataError(f"{name}: row {row}: {len(fields)} fields, expected {len(columns)}")
-        for column, cell in zip(columns, fields):
-            cell = cell.strip()
-            if cell == "":
-                raise DataError(f"{name}: row {row}, column {column}: blank cell")
-            try:
-                value = int(cell)
-            except ValueError:
-                raise DataError(f"{name}: row {row}, column {column}: "
-                                f"value {cell[:20]!r} is not an integer") from None
-            top = 9 if column == "label" else 255
-            if not 0 <= value <= top:
-                raise DataError(f"{name}: row {row}, column {column}: "
-                                f"value {value} is outside 0..{top}")
+    columns, _ = _header(name, text, kind)
+    _count_rows(name, text, len(columns))
+    frame = pd.read_csv(io.BytesIO(text))
+    check_values(frame, name)
+    return arrays(frame)
 
 
 # ---------------------------------------------------------------- cache

@@ -165,32 +165,6 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
 
 
 @sized
-def history_curves(history: list[dict], title: str, path=None, mark: int | None = None):
-    """Loss and accuracy of one run, training and validation; mark: an epoch to draw a line at."""
-    epochs = [e["epoch"] for e in history]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 2.1))
-    for i, (metric, label) in enumerate(METRICS[:2]):
-        ax1.plot(epochs, [e[metric] for e in history], label=label, **style(i))
-    for i, (metric, label) in enumerate(METRICS[2:]):
-        ax2.plot(epochs, [e[metric] for e in history], label=label, **style(i))
-    if mark is not None:
-        for ax in (ax1, ax2):
-            ax.axvline(mark, color="gray", linestyle=":", linewidth=1, label=f"epoch {mark}, kept")
-    ax1.set_ylabel("cross-entropy loss")
-    ax2.set_ylabel("accuracy (fraction correct)")
-    ax1.set_title("loss")
-    ax2.set_title("accuracy" + axis_note(ax2))
-    for ax in (ax1, ax2):
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best")
-    fig.suptitle(title)
-    fig.tight_layout()
-    return save(fig, path)
-
-
-@sized
 def iteration_curve(history: list[dict], path=None, title: str | None = None):
     """The training loss of every batch (noisy) against the per-epoch averages."""
     fig, ax = plt.subplots(figsize=(WIDTH, 2.1))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE_TEST, SAMPLE_TRAIN
 
-from mnist_assignment import checks, data, records, system
+from mnist_assignment import checks, data, records
 
 GOOD = dict(DATA=checks.DEFAULT_DATA, QUICK=False, SEEDS=3, EPOCHS=20, WORKERS=None,
             TEAM="id1_id2_id3", NAMES="", COURSE="Deep learning")
@@ -35,7 +35,9 @@ def problems(**changes) -> list[str]:
 
 def test_every_bad_parameter_is_named_at_once(folder):
     found = problems(SEEDS=0, EPOCHS=0, QUICK="yes", WORKERS=0, TEAM="my team", NAMES=None)
-    assert [p.split(" =")[0] for p in found] == ["QUICK", "SEEDS", "EPOCHS", "WORKERS", "TEAM", "NAMES"]
+    assert [p.split()[0] for p in found] == ["QUICK", "SEEDS", "EPOCHS", "WORKERS", "TEAM", "NAMES"]
+    assert found[4] == ("TEAM must be the team's ids joined by '_' (letters and digits only, e.g. "
+                        "123456789_987654321), not 'my team'")  # team.py's check, the one the commands use
     assert problems(SEEDS=True) == [f"SEEDS = True: must be a whole number from 1 to {checks.MAX_SEEDS} "
                                     "(seeds per configuration; 3 for the report)"]
     assert problems(EPOCHS=2.5)[0].startswith("EPOCHS = 2.5: must be a whole number")
@@ -67,7 +69,7 @@ def test_the_default_finds_the_data_and_says_why(folder, capsys):
     assert run.train.as_posix() == "data/train.csv.gz" and run.test.as_posix() == "data/test.csv.gz"
     assert run.figures == Path("figures") and (run.quick, run.seeds, run.epochs) == (False, 3, 20)
     assert out.startswith("data: data/train.csv.gz, 8,000 labelled rows (as DATA says)\n")
-    assert "test: data/test.csv.gz, 2,000 digits (section 7.8 writes submission.csv)" in out
+    assert "test: data/test.csv.gz (section 7.8 writes submission.csv)" in out
     os.rename("data/train.csv.gz", "data/train.csv")
     run = checks.check_run(**GOOD)
     assert run.train.as_posix() == "data/train.csv"
@@ -88,7 +90,7 @@ def test_a_bad_test_file_costs_only_the_submission(folder, capsys):
     (folder / "data" / "test.csv.gz").unlink()
     shutil.copy(SAMPLE_TRAIN, folder / "data" / "test.csv.gz")  # Kaggle's train file under the test name
     run = checks.check_run(**GOOD)
-    assert run.test is None and run.test_images is None
+    assert run.test is None
     assert run.test_problem == "data/test.csv.gz: header: unexpected column label (this looks like a train file)"
     assert f"test: {run.test_problem}: section 7.8 will skip the Kaggle submission" in capsys.readouterr().out
     (folder / "data" / "test.csv.gz").unlink()
@@ -103,6 +105,8 @@ def test_a_quick_run_says_so_first_and_writes_apart_from_the_committed_figures(f
                      "build/quick/figures/.")
     assert rest[0].startswith("data: data/train.csv.gz, 8,000 labelled rows")
     assert run.figures == Path("build/quick/figures") and run.figures.parts[0] == "build"
+    assert run.submission == Path("build/quick/submission.csv")  # never over the full run's submission.csv
+    assert "test: data/test.csv.gz (section 7.8 writes build/quick/submission.csv)" in rest
     assert "build/" in (Path(__file__).parent.parent / ".gitignore").read_text().splitlines()  # never committed
     assert (run.quick, run.seeds, run.epochs) == (True, 1, 2)  # whatever SEEDS and EPOCHS say
     assert not Path("figures").exists() and not Path("build").exists()  # nothing written before the run saves
@@ -131,23 +135,37 @@ def test_folders_the_run_writes_must_be_writable(folder):
     (folder / "build" / "quick").mkdir(parents=True)
     (folder / "build" / "quick" / "figures").write_text("")
     assert checks.folder_problems(checks.QUICK_FIGURES)[0].startswith("build/quick/figures/: a file is in the way")
+    (folder / "build" / "quick" / "figures").unlink()
     (folder / "submission.csv").mkdir()
     assert checks.folder_problems(checks.FIGURES)[-1] == (
         "submission.csv: a folder is in the way of the file section 7.8 writes; move it away")
+    assert checks.folder_problems(checks.QUICK_FIGURES, checks.QUICK_SUBMISSION) == []  # not the QUICK run's
 
 
-def test_names_no_installed_font_can_print_are_refused_before_anything_runs(folder, monkeypatch):
-    monkeypatch.setattr(system, "fontconfig_decides", lambda: True)
-    monkeypatch.setattr(system, "uncovered", lambda text: [c for c in text if c in "李华"])
-    assert problems(NAMES="Ada Lovelace, 李华") == [
-        "NAMES = 'Ada Lovelace, 李华': no installed font has 李, 华, so the PDF would print empty boxes: install one "
-        "that does (Debian/Ubuntu: sudo apt-get install fonts-noto-cjk), then run again"]
-    assert not (folder / ".lock").exists()
-    checks.check_run(**{**GOOD, "NAMES": "Ada Lovelace, José"})  # covered: no word
-    monkeypatch.setattr(system, "uncovered", lambda text: None)  # no fc-list to ask
-    assert problems(NAMES="李华") == [
-        "NAMES = '李华': cannot tell whether the PDF can print 李, 华: fontconfig's fc-list is not installed to ask "
-        "(Debian/Ubuntu: sudo apt-get install fontconfig fonts-noto-cjk)"]
+def test_the_checks_parse_nothing_and_ask_the_system_nothing(folder, monkeypatch):
+    """The notebook's pd.read_csv is the one read of the data; no system call (fc-list) at the kernel's start."""
+    import pandas as pd
+
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: pytest.fail("the checks parsed a CSV"))
+    (folder / "data" / data._cache_path(Path("train.csv.gz")).name).unlink()  # no binary cache to fall back on
+    run = checks.check_run(**GOOD)
+    assert run.source.rows == 8000 and not hasattr(run, "images")
+    code = "import sys, mnist_assignment.checks; print(sorted(m for m in sys.modules if m.startswith('mnist_') ))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
+    assert "mnist_assignment.system" not in out.stdout and "mnist_assignment.checks" in out.stdout
+
+
+def test_a_bad_value_is_left_for_the_read_and_a_bad_header_is_not(folder, sample_lines):
+    """A wrong value deep in the file costs no parse here: check_values names it on the frame pandas read."""
+    bad = list(sample_lines)
+    bad[5] = bad[5].replace(",0,", ",0.5,", 1)
+    (folder / "scaled.csv").write_text("\n".join(bad) + "\n")
+    assert checks.check_run(**{**GOOD, "DATA": "scaled.csv"}).source.rows == 20
+    (folder / "indexed.csv").write_text("\n".join(["," + sample_lines[0]] + [f"{i},{line}" for i, line in
+                                                                          enumerate(sample_lines[1:])]) + "\n")
+    assert problems(DATA="indexed.csv") == ["DATA: indexed.csv: header: the first column is an unnamed index: save "
+                                            "the CSV with index=False"]
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes to read-only folders")

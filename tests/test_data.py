@@ -77,9 +77,11 @@ def expect(path, message, kind=None):
         (3, 1, "-1", "row 3, column pixel0: value -1 is outside 0..255"),
         (5, 0, "10", "row 5, column label: value 10 is outside 0..9"),
         (2, 100, "", "row 2, column pixel99: blank cell"),
-        (4, 10, "1.5", "row 4, column pixel9: value '1.5' is not an integer"),
-        (6, 20, "abc", "row 6, column pixel19: value 'abc' is not an integer"),
+        (4, 10, "1.5", "row 4, column pixel9: value 1.5 is not a whole number: pixels must be whole numbers "
+                       "0..255, not scaled"),
+        (6, 20, "abc", "row 6, column pixel19: value 'abc' is not a number (whole numbers 0..255)"),
         (7, 0, "", "row 7, column label: blank cell"),
+        (3, 0, "2.5", "row 3, column label: value 2.5 is not a whole number: labels are digits 0..9"),
     ],
 )
 def test_bad_cells_are_named(tmp_path, sample_lines, row, column, value, message):
@@ -89,15 +91,65 @@ def test_bad_cells_are_named(tmp_path, sample_lines, row, column, value, message
 def test_ragged_rows(tmp_path, sample_lines):
     long = list(sample_lines)
     long[9] += ",0"
-    expect(write(tmp_path / "long.csv", long), "row 9: 786 fields, expected 785")
+    expect(write(tmp_path / "long.csv", long), "row 9 has 786 fields of 785: fix or remove that row")
     short = list(sample_lines)
     short[4] = short[4].rsplit(",", 1)[0]
-    expect(write(tmp_path / "short.csv", short), "row 4: 784 fields, expected 785")
+    expect(write(tmp_path / "short.csv", short), "row 4 has 784 fields of 785: fix that row")
 
 
-def test_blank_line_inside(tmp_path, sample_lines):
+def test_a_file_cut_mid_row_says_it_looks_truncated(tmp_path, sample_lines):
+    cut = ",".join(cells(sample_lines[20])[:138])
+    expect(write(tmp_path / "cut.csv", sample_lines[:20] + [cut]),
+           "row 20 has 138 fields of 785: the file looks truncated; download it again")
+
+
+def test_a_saved_index_column_and_scaled_pixels_say_what_to_do(tmp_path, sample_lines):
+    """What DataFrame.to_csv writes by default (the row numbers first), and pixels divided by 255."""
+    indexed = ["," + sample_lines[0]] + [f"{i},{line}" for i, line in enumerate(sample_lines[1:])]
+    expect(write(tmp_path / "indexed.csv", indexed),
+           "header: the first column is an unnamed index: save the CSV with index=False")
+    scaled = [sample_lines[0]] + [",".join([line.split(",")[0], *(f"{int(v) / 255:.4f}" for v in cells(line)[1:])])
+                                  for line in sample_lines[1:]]
+    text = expect(write(tmp_path / "scaled.csv", scaled), "is not a whole number: pixels must be whole numbers "
+                                                          "0..255, not scaled")
+    assert text.startswith(f"{tmp_path / 'scaled.csv'}: row 1, column pixel")
+
+
+def test_the_frame_pandas_reads_is_judged_by_the_same_checks(tmp_path, sample_lines):
+    """The notebook's own read (pd.read_csv) and check_values: the messages of load_digits, no second parse."""
+    import pandas as pd
+
+    path = write(tmp_path / "train.csv", with_cell(sample_lines, 8, 401, "256"))
+    with pytest.raises(DataError, match=r"row 8, column pixel400: value 256 is outside 0\.\.255$"):
+        data.check_values(pd.read_csv(path), path)
+    good = write(tmp_path / "good.csv", sample_lines)
+    frame = pd.read_csv(good)
+    assert data.check_values(frame, good) is None  # nothing to say: the notebook goes on
+    images, labels = data.arrays(frame)
+    expected = load_digits(good)
+    assert np.array_equal(images, expected[0]) and np.array_equal(labels, expected[1])
+
+
+def test_the_check_before_the_read_needs_no_parse(tmp_path, sample_lines, monkeypatch):
+    """peek: header, rows and hash in one pass over the bytes; a bad value is left for the read."""
+    import pandas as pd
+
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: pytest.fail("peek parsed the file"))
+    path = write(tmp_path / "train.csv", with_cell(sample_lines, 3, 5, "999"))
+    source = data.peek(path)
+    assert (source.rows, source.origin, len(source.sha256)) == (20, "kaggle", 64)
+    with pytest.raises(DataError, match="missing column label"):
+        data.peek(SAMPLE_TEST, kind="train")
+    long = list(sample_lines)
+    long[9] += ",0"
+    with pytest.raises(DataError, match="row 9 has 786 fields of 785"):
+        data.peek(write(tmp_path / "long.csv", long))
+
+
+def test_a_blank_line_inside_is_skipped_as_pandas_skips_it(tmp_path, sample_lines):
     lines = sample_lines[:5] + [""] + sample_lines[5:]
-    expect(write(tmp_path / "gap.csv", lines), "row 5: empty line")
+    images, labels = load_digits(write(tmp_path / "gap.csv", lines))
+    assert images.shape == (20, 784) and data.peek(tmp_path / "gap.csv").rows == 20
 
 
 def test_header_problems(tmp_path, sample_lines):

@@ -31,6 +31,7 @@ from mnist_assignment import data, kernels, notebook_code
 GOLDEN = Path(__file__).parent / "golden" / "histories.json"
 ROWS = 2000
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
+FINAL = ("train_loss_eval", "train_acc_eval")  # the last epoch's: the final model on the training part, eval mode
 # another kernel path (AVX-512, or no vectorisation) moved these values by at most 1.5e-7; one image more or
 # less right of the 400 validation digits is 0.0025, and a 1% change of the learning rate moved a loss by 7e-3
 TOLERANCE = 1e-4
@@ -43,7 +44,8 @@ CONFIGS = {  # name -> Config fields
 
 
 def histories(nb=None, configs=CONFIGS) -> dict:
-    """{name: [{epoch, train_loss, train_acc, val_loss, val_acc} per epoch]} on one torch thread."""
+    """{name: [{epoch, train_loss, train_acc, val_loss, val_acc} per epoch, the last with FINAL too]} on one torch
+    thread."""
     nb = nb or notebook_code.load()
     images, labels = data.load_digits(data.SAMPLE_DIR / "train.csv.gz")
     train_set, val_set, _, _ = nb.split_data(images[:ROWS], labels[:ROWS])
@@ -51,7 +53,7 @@ def histories(nb=None, configs=CONFIGS) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return {name: [{"epoch": e["epoch"], **{k: e[k] for k in METRICS}}
+        return {name: [{"epoch": e["epoch"], **{k: e[k] for k in (*METRICS, *FINAL) if k in e}}
                        for e in nb.train(nb.Config(**fields), train_set, val_loader)[1]]
                 for name, fields in configs.items()}
     finally:
@@ -66,8 +68,9 @@ def differences(got: dict, expected: dict, tolerance: float = TOLERANCE) -> list
         if len(mine) != len(runs):
             found.append(f"{name}: {len(mine)} epochs, recorded {len(runs)}")
         for a, b in zip(mine, runs):
-            found += [f"{name} epoch {b['epoch']} {k}: {a[k]!r}, recorded {b[k]!r}" for k in METRICS
-                      if not math.isclose(a[k], b[k], rel_tol=0, abs_tol=tolerance)]
+            keys = METRICS + (FINAL if b is runs[-1] else ())
+            found += [f"{name} epoch {b['epoch']} {k}: {a.get(k)!r}, recorded {b[k]!r}" for k in keys
+                      if k not in a or not math.isclose(a[k], b[k], rel_tol=0, abs_tol=tolerance)]
     return found
 
 
@@ -85,6 +88,17 @@ def test_the_loop_gives_the_recorded_histories(recorded):
     assert got.keys() == recorded.keys()
     assert differences(got, recorded) == []
     assert recorded["baseline"][-1]["val_acc"] > 0.8  # a recording of a run that learns
+    assert all(set(FINAL) <= set(run[-1]) for run in recorded.values())  # the gap's terms are compared too
+
+
+@pinned_only
+def test_the_comparison_catches_a_final_measure_taken_otherwise(recorded):
+    """The final model's training-part accuracy counted with dropout on (train mode) is not the recorded one."""
+    got = histories(configs={"dropout_layernorm_adam": CONFIGS["dropout_layernorm_adam"]})
+    got["dropout_layernorm_adam"][-1]["train_acc_eval"] = got["dropout_layernorm_adam"][-1]["train_acc"]
+    assert differences(got, {"dropout_layernorm_adam": recorded["dropout_layernorm_adam"]}) != []
+    del got["dropout_layernorm_adam"][-1]["train_acc_eval"]
+    assert differences(got, {"dropout_layernorm_adam": recorded["dropout_layernorm_adam"]}) != []
 
 
 @pinned_only

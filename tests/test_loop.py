@@ -10,6 +10,7 @@ from torch.utils.data import TensorDataset
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "batch_losses"}
+FINAL_KEYS = {"train_loss_eval", "train_acc_eval"}  # the last epoch's: the final model on the training part
 
 
 def numbers(history):
@@ -28,12 +29,26 @@ def fit(nb, small_split, val_loader, **changes):
 
 def test_a_short_run_learns(nb, small_split, val_loader):
     history = fit(nb, small_split, val_loader)
-    assert [e["epoch"] for e in history] == [1, 2] and all(set(e) == EPOCH_KEYS for e in history)
+    assert [e["epoch"] for e in history] == [1, 2]
+    assert set(history[0]) == EPOCH_KEYS and set(history[1]) == EPOCH_KEYS | FINAL_KEYS
     assert history[-1]["val_acc"] > 0.7 and history[-1]["train_loss"] < history[0]["train_loss"]  # chance: 0.1
     steps = -(-len(small_split.train_set) // 64)
     assert all(len(e["batch_losses"]) == steps for e in history)
     # 1,600 rows are 25 whole batches of 64: the epoch's loss is the mean of its batch losses
     assert history[0]["train_loss"] == pytest.approx(np.mean(history[0]["batch_losses"]), rel=1e-5)
+
+
+def test_the_gap_is_measured_on_like_terms(nb, small_split, val_loader):
+    """train_acc_eval: the returned model on the training part in eval mode, as val_acc is on the validation part;
+    with dropout 0.5 it is not the running average train_acc (dropout on, weights moving)."""
+    cfg = nb.Config(epochs=2, dropout=0.5)
+    model, history = nb.train(cfg, small_split.train_set, val_loader)
+    loss_fn = nn.CrossEntropyLoss()
+    again = nb.evaluate(model, nb.make_loader(small_split.train_set, 64), loss_fn)
+    assert history[-1]["train_loss_eval"] == pytest.approx(again[0], rel=1e-5)
+    assert history[-1]["train_acc_eval"] == again[1]
+    assert history[-1]["val_acc"] == nb.evaluate(model, val_loader, loss_fn)[1]
+    assert history[-1]["train_acc_eval"] != history[-1]["train_acc"]
 
 
 def test_a_diverged_run_stops_and_shows_it(nb, small_split, val_loader):
@@ -155,3 +170,50 @@ def test_one_epoch_steps_once_a_batch(nb, small_split):
     loss, acc, batch_losses = nb.train_one_epoch(model, loader, optimizer, nn.CrossEntropyLoss())
     assert len(steps) == len(batch_losses) == 16 and model.training
     assert loss == pytest.approx(np.mean(batch_losses), rel=1e-5) and 0 <= acc <= 1
+
+
+def definitions(nb, marker, **names):
+    """The functions (and literal assignments) of the notebook cell whose source holds marker, defined over the
+    graded module's names plus `names`: a cell's code tested without running the rest of the cell."""
+    import ast
+    import json
+
+    from mnist_assignment.notebook_code import NOTEBOOK
+
+    (source,) = ["".join(c["source"]) for c in json.loads(NOTEBOOK.read_text())["cells"]
+                 if c["cell_type"] == "code" and marker in "".join(c["source"])]
+    tree = ast.parse(source)
+    tree.body = [node for node in tree.body if isinstance(node, ast.FunctionDef)
+                 or (isinstance(node, ast.Assign) and isinstance(node.value, (ast.Dict, ast.Constant)))]
+    namespace = {**vars(nb), **names}
+    exec(compile(tree, f"<cell with {marker}>", "exec"), namespace)
+    return namespace
+
+
+def test_each_seed_runs_on_its_own_split_in_the_workers_too(nb, sample):
+    """run(cfg) trains on split_data(images, labels, seed=cfg.seed), in a worker as here; the splits cache goes to
+    the workers empty."""
+    from mnist_assignment import parallel
+
+    images, labels = sample[0][:1000], sample[1][:1000]
+    cell = definitions(nb, "def run_study(", images=images, labels=labels, SEEDS=2, WORKERS=2, parallel=parallel,
+                       replace=replace)
+    cell["seed_split"](0)  # this process's cache: not sent
+    runs = cell["run_study"]({"base": nb.Config(epochs=1)})["base"]
+    assert cell["splits"] == {}
+    for seed, history in enumerate(runs):
+        train_set, val_set, _, _ = nb.split_data(images, labels, seed)
+        expected = nb.train(nb.Config(epochs=1, seed=seed), train_set, nb.make_loader(val_set, 1000))[1]
+        assert numbers(history) == numbers(expected), seed
+    assert runs[0][-1]["val_loss"] != runs[1][-1]["val_loss"]
+
+
+def test_early_stopping_builds_the_configs_model_on_the_data_it_is_given(nb, small_split, val_loader):
+    cell = definitions(nb, "def train_early_stopping(", EPOCHS=2, copy=__import__("copy"))
+    cfg = nb.Config(norm=nn.LayerNorm, dropout=0.2)
+    model, history, best, (loss, acc) = cell["train_early_stopping"](cfg, small_split.train_set, val_loader,
+                                                                      max_epochs=2)
+    assert layer_types(model).count("LayerNorm") == 2 and layer_types(model).count("Dropout") == 2
+    assert len(history) == 2 and best in (1, 2)
+    assert (loss, acc) == nb.evaluate(model, val_loader, nn.CrossEntropyLoss())  # the restored weights, again
+    assert loss == pytest.approx(history[best - 1]["val_loss"], rel=1e-5)

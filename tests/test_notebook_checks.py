@@ -62,7 +62,8 @@ def test_a_mistake_stops_the_run_in_the_checks_cell_in_a_few_lines(folder, param
     before = sorted(p.name for p in folder.iterdir())
     nb = run_all(folder, {**parameters, "QUICK": True})
     index, error = error_of(nb)
-    assert "checks.check_run" in nb.cells[index].source and index == 2  # the cell right after the parameters
+    assert nb.cells[index].source.split("\n")[1].startswith("RUN = check_run(") and index == 3  # after the parameters
+    assert "remove-input" in nb.cells[2].metadata.tags  # between them only the hidden import of check_run
     lines = error.traceback
     assert 3 <= len(lines) <= 5, lines
     assert any(expected in line for line in lines), lines
@@ -86,22 +87,42 @@ def test_a_bad_test_file_skips_only_the_submission_in_one_line(folder):
     shutil.copy(SAMPLE_TRAIN, folder / "data" / "test.csv.gz")  # a label column: Kaggle's train file
     nb = nbformat.read(report.NOTEBOOK, as_version=4)
     submission = next(i for i, c in enumerate(nb.cells) if "RUN.test is None" in c.source)
-    nb = run_all(folder, {"QUICK": True}, cells=[1, 2, submission])
+    nb = run_all(folder, {"QUICK": True}, cells=[1, 2, 3, submission])
     assert not any(o.output_type == "error" for c in nb.cells for o in c.get("outputs", []))
-    banner = "".join(o.text for o in nb.cells[1].outputs if o.output_type == "stream")
+    banner = "".join(o.text for o in nb.cells[2].outputs if o.output_type == "stream")
     problem = "data/test.csv.gz: header: unexpected column label (this looks like a train file)"
     assert f"test: {problem}: section 7.8 will skip the Kaggle submission" in banner
-    said = "".join(o.text for o in nb.cells[2].outputs if o.output_type == "stream")
+    said = "".join(o.text for o in nb.cells[3].outputs if o.output_type == "stream")
     assert said == f"skipping the submission: {problem}\n"
     assert not (folder / "submission.csv").exists()
 
 
-def test_a_kernel_started_outside_the_project_folder_is_told_where_to_start_jupyter(folder):
-    """Jupyter started in another folder, the notebook opened from there: its kernel cannot import the package."""
+def test_a_kernel_without_the_package_is_told_what_the_notebook_needs_in_one_line(folder):
+    """Jupyter started in another folder, or the notebook uploaded alone (Colab): its kernel cannot import the
+    package. One line, from the hidden cell before the checks, saying what the notebook needs and how."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the checkout is on no path: only the cwd
     nb = run_all(folder, {"QUICK": True}, env=env)
     index, error = error_of(nb)
-    line = ("mnist_assignment not found: this kernel runs outside the project folder; start Jupyter in the folder "
-            "that holds this notebook and mnist_assignment/ (cd there, then `jupyter lab`)")
-    assert index == 2 and error.traceback == [line]  # no traceback, no IPython advice on how to exit
+    assert index == 2 and "remove-input" in nb.cells[index].metadata.tags and len(error.traceback) == 1
+    line = error.traceback[0]  # no traceback, no IPython advice on how to exit
+    assert line.startswith("This notebook needs the mnist_assignment/ folder from its zip beside it: ")
+    assert "`jupyter lab`" in line and "Colab" in line and "`!unzip -o NAME.zip`" in line
     assert not any(o.output_type == "stream" for o in nb.cells[index].outputs)  # no warning on stderr
+
+
+def test_a_bad_value_stops_the_read_cell_in_one_line_that_says_what_to_do(folder):
+    """The checks cell only peeks at the file; the read cell's check_values judges every value pandas read."""
+    import gzip
+
+    with gzip.open(SAMPLE_TRAIN, "rt") as f:
+        lines = [next(f).rstrip("\n") for _ in range(51)]
+    label, *pixels = lines[3].split(",")
+    lines[3] = ",".join([label, *(f"{int(v) / 255:.4f}" for v in pixels)])  # row 3 scaled to 0..1
+    (folder / "scaled.csv").write_text("\n".join(lines) + "\n")
+    nb = nbformat.read(report.NOTEBOOK, as_version=4)
+    read = next(i for i, c in enumerate(nb.cells) if c.source.startswith("frame = pd.read_csv(RUN.train)"))
+    nb = run_all(folder, {"QUICK": True, "DATA": "scaled.csv"}, cells=[1, 2, 3, 4, read])
+    index, error = error_of(nb)
+    assert index == 4 and len(error.traceback) == 1
+    assert error.traceback[0].startswith("scaled.csv: row 3, column pixel")
+    assert error.traceback[0].endswith("is not a whole number: pixels must be whole numbers 0..255, not scaled")
