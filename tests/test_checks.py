@@ -153,7 +153,7 @@ def test_the_checks_parse_nothing_and_ask_the_system_nothing(folder, monkeypatch
     code = "import sys, mnist_assignment.checks; print(sorted(m for m in sys.modules if m.startswith('mnist_') ))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent)
-    assert "mnist_assignment.system" not in out.stdout and "mnist_assignment.checks" in out.stdout
+    assert "mnist_assignment.fonts" not in out.stdout and "mnist_assignment.checks" in out.stdout
 
 
 def test_a_bad_value_is_left_for_the_read_and_a_bad_header_is_not(folder, sample_lines):
@@ -181,7 +181,7 @@ def test_a_folder_in_use_by_another_live_run_is_refused(folder):
     other = os.getppid()  # a live process that is not this one
     (folder / ".lock").write_text(str(other))
     found = problems()
-    assert found[0].startswith("another run is using this folder") and f"(pid {other})" in found[0]
+    assert found[0].startswith("another process holds this folder") and "Shut Down Kernel" in found[0] and f"(pid {other})" in found[0]
     (folder / ".lock").write_text("999999999")  # its process is gone: taken over
     checks.check_run(**GOOD)
     assert (folder / ".lock").read_text() == str(os.getpid())
