@@ -7,7 +7,7 @@ import subprocess
 import nbformat
 import pytest
 
-from mnist_assignment import fonts, report
+from mnist_assignment import fonts, pdf, report
 
 CJK_LINE = ("NAMES = '李华': no installed font has 李, 华, so the PDF would print empty boxes: install one that does "
             "(Debian/Ubuntu: sudo apt-get install fonts-noto-cjk), then run again")
@@ -79,7 +79,7 @@ def cjk_missing(monkeypatch):
     monkeypatch.setattr(fonts, "uncovered", lambda text: [c for c in dict.fromkeys(text) if c in "李华"])
     monkeypatch.setattr(fonts, "can_apt", lambda: False)
     monkeypatch.setattr(report, "execute", lambda *a, **k: pytest.fail("the notebook ran"))
-    monkeypatch.setattr(report, "html_to_pdf", lambda *a, **k: pytest.fail("the PDF was printed"))
+    monkeypatch.setattr(pdf, "html_to_pdf", lambda *a, **k: pytest.fail("the PDF was printed"))
 
 
 def test_make_report_refuses_such_names_before_running(cli, cjk_missing, tmp_path):

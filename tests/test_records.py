@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from conftest import SAMPLE_TEST, SAMPLE_TRAIN
 
-from mnist_assignment import data, records, report, submission
+from mnist_assignment import data, pdf, records, report, submission
 
 PARAMETERS = """DATA = 'data/train.csv.gz'
 QUICK = True
@@ -73,8 +73,8 @@ def test_the_record_renders_as_nothing(quick_run):
         shown, _ = plain.from_notebook_node(quick_run)
     assert visible_text(shown) == visible_text(plain.from_notebook_node(without)[0])
     assert "mnist-run" not in shown and '"quick"' not in shown and record_sha(quick_run) not in shown
-    printed = report.to_html(quick_run, "header")
-    assert printed == report.to_html(without, "header")  # the PDF: not even an empty output box
+    printed = pdf.to_html(quick_run, "header")
+    assert printed == pdf.to_html(without, "header")  # the PDF: not even an empty output box
     assert "<pre></pre>" not in printed
 
 
@@ -87,7 +87,7 @@ def test_a_quick_run_is_refused_whatever_the_parameters_cell_says_now(quick_run)
     report.set_parameters(nb, {"QUICK": False})  # edited after the run: the record still says QUICK
     assert report.read_parameters(nb)["QUICK"] is False
     with pytest.raises(submission.SubmissionError) as info:
-        submission.check_run(nb)
+        submission.require_full_run(nb)
     assert str(info.value) == ("mnist_assignment.ipynb is a QUICK run (its record of the run: 1 seed, 2 epochs a "
                                "run), whatever its parameters cell says now: run `make report` for the full run "
                                "before `make submission`")
