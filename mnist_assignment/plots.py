@@ -98,15 +98,24 @@ def value_label(value) -> str:
 
 @sized
 def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
-                 steps_per_epoch=None, title: str | None = None, order: list | None = None):
-    """2x2: training/validation loss and accuracy, one line per value, mean ± std over seeds.
+                 steps_per_epoch=None, title: str | None = None, order: list | None = None,
+                 metrics: tuple = ("train_loss", "val_loss", "train_acc", "val_acc"), bands: bool = True,
+                 mark: tuple | None = None):
+    """Loss and accuracy curves, one line per value, mean ± std over seeds: 2x2 (training and validation loss
+    and accuracy), or one row when `metrics` names two of them.
 
     study: {value: [history per seed]}, as the notebook's run_study returns it.
     x: "epoch", "steps" (optimizer steps; needs steps_per_epoch(value)) or "seconds".
     title: the figure's caption ("Figure 5.1: ..."); order: the study's values, so that a value keeps
-    its colour when a figure shows only some of them.
+    its colour when a figure shows only some of them. bands: False draws the means only (for many
+    overlapping curves). mark: (x, label), a dotted vertical line on the accuracy panels.
+    Accuracy is drawn on a logit axis: every curve stays in view, from chance level to the last
+    tenths of a percent, where the differences between good settings are.
     """
-    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 3.2), sharex=True)
+    names = dict(METRICS)
+    rows = 2 if len(metrics) > 2 else 1
+    fig, axes = plt.subplots(rows, 2, figsize=(WIDTH, 3.2 if rows == 2 else 1.95), sharex=True, squeeze=False)
+    panels = list(zip(axes.flat, metrics))
     groups = by_value(records(study))
     order = order or list(groups)
     for value, runs in groups.items():
@@ -116,9 +125,9 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
                                                       + (", not drawn)" if diverged == len(runs) else ")")
                                                       if diverged else "")
         if diverged == len(runs):  # nothing was measured after the blow-up: a legend entry, no curve
-            axes[0, 0].plot([], [], label=label, **style(i, value))
+            panels[0][0].plot([], [], label=label, **style(i, value))
             continue
-        for ax, (metric, _) in zip(axes.flat, METRICS):
+        for ax, metric in panels:
             mean, std = mean_curve(runs, metric)
             epochs = np.arange(1, len(mean) + 1)
             if x == "steps":
@@ -130,38 +139,76 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
             kw = style(i, value)
             if np.isfinite(mean).sum() < 2:  # a run that diverged at once leaves no curve to mark
                 kw["markevery"] = None
-            line, = ax.plot(xs, mean, label=label if ax is axes[0, 0] else None, **kw)
-            ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
+            line, = ax.plot(xs, mean, label=label if ax is panels[0][0] else None, **kw)
+            if bands and len(runs) > 1:
+                ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
     xlabel = {"epoch": "epoch", "steps": "optimizer steps", "seconds": "training time (s)"}[x]
-    for ax, (metric, name) in zip(axes.flat, METRICS):  # (not `title`: the figure's caption)
-        ax.set_title(name)
-        ax.set_ylabel("cross-entropy" if "loss" in metric else "accuracy (fraction)")
+    for ax, metric in panels:  # (not `title`: the figure's caption)
+        ax.set_title(names[metric])
         ax.grid(alpha=0.3)
         if x != "epoch":
             ax.set_xscale("log")
         else:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs, not 2.5
         if "loss" in metric:
-            ax.set_yscale("log")
-    for ax in axes[1]:
+            loss_axis(ax)
+        else:
+            accuracy_axis(ax)
+            if mark is not None:
+                ax.axvline(mark[0], color="gray", linestyle=":", linewidth=1)
+                ax.annotate(mark[1], (mark[0], 0.03), xycoords=("data", "axes fraction"), xytext=(-3, 0),
+                            textcoords="offset points", fontsize=6.5, color="0.25", va="bottom", ha="right")
+    for ax in axes[-1]:
         ax.set_xlabel(xlabel)
-    for ax in axes[1]:  # accuracy near 1 is where the differences are
-        lows = [line.get_ydata() for line in ax.get_lines()]
-        finite = [v for ys in lows for v in np.asarray(ys)[-max(1, len(ys) // 2):] if np.isfinite(v)]
-        if finite:
-            ax.set_ylim(max(0.0, min(finite) - 0.02), 1.0)
-        ax.set_title(ax.get_title() + axis_note(ax))
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles, labels = panels[0][0].get_legend_handles_labels()
     # as many columns as fit the figure's width: a wider legend would shrink the whole figure on the page
     ncol = max(1, min(5, len(labels), 120 // (max(map(len, labels)) + 8)))
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0),
                borderaxespad=0.2, columnspacing=1.5)
     n = len(next(iter(groups.values())))
-    spread = f"mean ± std over {n} seeds" if n > 1 else "one seed"
+    spread = (f"mean ± std over {n} seeds" if bands else f"mean over {n} seeds") if n > 1 else "one seed"
     fig.suptitle(f"{title}, {spread}" if title else f"{factor}: {spread}")
     legend_rows = -(-len(labels) // ncol)
     fig.tight_layout(rect=(0, (0.06 + 0.15 * legend_rows) / fig.get_figheight(), 1, 1), h_pad=0.4)
     return save(fig, path)
+
+
+def loss_axis(ax):
+    """A log axis for a loss, labelled 0.1, 0.2, 0.5 (not 2 x 10^-1)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylabel("cross-entropy")
+
+
+def accuracy_axis(ax):
+    """A logit accuracy axis from the lowest point drawn to the highest: no curve is cut off, and the gap
+    between 97% and 98% gets as much room as the one between 50% and 75%."""
+    ys = [v for line in ax.get_lines() for v in np.asarray(line.get_ydata(), dtype=float)
+          if np.isfinite(v) and 0 < v < 1]
+    if not ys:
+        ax.set_ylabel("accuracy (fraction)")
+        return
+    low, high = min(ys), max(ys)
+    ax.set_yscale("logit")
+    bottom, top = max(0.005, low / 1.15), min(0.9995, 1 - (1 - high) / 1.6)
+    ax.set_ylim(bottom, top)
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    room = (logit(top) - logit(bottom)) / 7  # labelled ticks at least a seventh of the axis apart
+    ticks = []
+    for t in (0.999, 0.995, 0.99, 0.98, 0.97, 0.95, 0.9, 0.8, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01):
+        if bottom <= t <= top and all(abs(logit(t) - logit(k)) >= room for k in ticks):
+            ticks.append(t)
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:g}%"))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_ylabel("accuracy")
+    ax.set_title(ax.get_title() + " (logit axis)")
 
 
 @sized
@@ -257,14 +304,14 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None, title: str | No
     shown = np.where(np.eye(10, dtype=bool), 0, matrix)  # errors stand out when the diagonal is blank
     ax1.imshow(shown, cmap="Greys")
     for (i, j), count in np.ndenumerate(matrix):
-        if count:
+        if count and i != j:  # the diagonal's counts (hundreds) would run into the ticks: its share is on the right
             ax1.text(j, i, str(count), ha="center", va="center", fontsize=6,
                      color="white" if shown[i, j] > shown.max() / 2 else "black")
     ax1.set_xticks(range(10))
     ax1.set_yticks(range(10))
     ax1.set_xlabel("predicted digit")
     ax1.set_ylabel("true digit")
-    ax1.set_title("confusion matrix (diagonal: correct, not shaded)")
+    ax1.set_title("mistakes: true digit against predicted")
     per_class = 100 * matrix.diagonal() / matrix.sum(1).clip(min=1)
     ax2.bar(range(10), per_class, color="0.6", edgecolor="black")
     ax2.set_ylim(max(0, per_class.min() - 3), 100)
