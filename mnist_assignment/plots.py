@@ -114,17 +114,15 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
     """
     names = dict(METRICS)
     rows = 2 if len(metrics) > 2 else 1
-    fig, axes = plt.subplots(rows, 2, figsize=(WIDTH, 3.2 if rows == 2 else 1.75), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(rows, 2, figsize=(WIDTH, 3.0 if rows == 2 else 1.75), sharex=True, squeeze=False)
     panels = list(zip(axes.flat, metrics))
     groups = by_value(records(study))
     order = order or list(groups)
     for value, runs in groups.items():
         i = order.index(value) if value in order else len(order)
         diverged = sum(r.diverged for r in runs)
-        label = f"{factor} = {value_label(value)}" + (f" (diverged {diverged}/{len(runs)}"
-                                                      + (", not drawn)" if diverged == len(runs) else ")")
-                                                      if diverged else "")
-        if diverged == len(runs):  # nothing was measured after the blow-up: a legend entry, no curve
+        label = value_label(value) + (f" (diverged {diverged}/{len(runs)})" if diverged else "")
+        if diverged == len(runs):  # nothing was measured after the blow-up: a legend entry, no curve drawn
             panels[0][0].plot([], [], label=label, **style(i, value))
             continue
         for ax, metric in panels:
@@ -161,10 +159,12 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
     for ax in axes[-1]:
         ax.set_xlabel(xlabel)
     handles, labels = panels[0][0].get_legend_handles_labels()
-    # as many columns as fit the figure's width: a wider legend would shrink the whole figure on the page
-    ncol = max(1, min(5, len(labels), 120 // (max(map(len, labels)) + 8)))
+    # the factor's name first, as a legend entry without a line: "learning rate:  0.001  0.003 ..."
+    handles, labels = [plt.Line2D([], [], linestyle="none")] + handles, [f"{factor}:"] + labels
+    ncol = legend_columns(labels)
+    handles, labels = row_major(handles, ncol), row_major(labels, ncol, blank="")
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0),
-               borderaxespad=0.2, columnspacing=1.5)
+               borderaxespad=0.2, columnspacing=1.2, handletextpad=0.5)
     n = len(next(iter(groups.values())))
     spread = (f"mean ± std over {n} seeds" if bands else f"mean over {n} seeds") if n > 1 else "one seed"
     fig.suptitle(f"{title}, {spread}" if title else f"{factor}: {spread}")
@@ -173,14 +173,41 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
     return save(fig, path)
 
 
+def legend_columns(labels: list[str], width: int = 118) -> int:
+    """The most columns whose entries fit the figure's width (about `width` characters of 7 pt text, an entry's
+    line and gaps counted as 7), read row by row: one row when they fit, so a legend takes little height."""
+    for ncol in range(len(labels), 0, -1):
+        columns = [labels[c::ncol] for c in range(ncol)]
+        if sum(max(map(len, c)) + 7 for c in columns) <= width:
+            return ncol
+    return 1
+
+
+def row_major(items: list, ncol: int, blank=None) -> list:
+    """items reordered so that matplotlib, which fills a legend column by column, shows them row by row
+    (the last row padded with empty entries)."""
+    rows = -(-len(items) // ncol)
+    pad = blank if blank is not None else plt.Line2D([], [], linestyle="none")
+    padded = list(items) + [pad] * (rows * ncol - len(items))
+    return [padded[r * ncol + c] for c in range(ncol) for r in range(rows)]
+
+
 def loss_axis(ax):
-    """A log axis for a loss, labelled 0.1, 0.2, 0.5 (not 2 x 10^-1)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    """A log axis for a loss with four or five plain labels (0.15, 0.2, 0.3), far enough apart to read."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    bottom, top = ax.get_ylim()
+    room = math.log(top / bottom) / 5
+    ticks = []
+    for e in range(math.floor(math.log10(bottom)), math.ceil(math.log10(top)) + 1):
+        for k in (1, 1.5, 2, 3, 5, 7):
+            t = k * 10.0 ** e
+            if bottom <= t <= top and all(abs(math.log(t / u)) >= room for u in ticks):
+                ticks.append(t)
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_locator(NullLocator())
     ax.set_ylabel("cross-entropy")
 
 
@@ -194,14 +221,17 @@ def accuracy_axis(ax):
         return
     low, high = min(ys), max(ys)
     ax.set_yscale("logit")
-    bottom, top = max(0.005, low / 1.15), min(0.9995, 1 - (1 - high) / 1.6)
-    ax.set_ylim(bottom, top)
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     logit = lambda p: math.log(p / (1 - p))  # noqa: E731
-    room = (logit(top) - logit(bottom)) / 7  # labelled ticks at least a seventh of the axis apart
+    expit = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    margin = max(logit(high) - logit(low), 0.5) * 0.08
+    bottom, top = max(0.005, expit(logit(low) - margin)), min(0.9995, expit(logit(high) + margin))
+    ax.set_ylim(bottom, top)
+    room = (logit(top) - logit(bottom)) / 6  # labelled ticks at least a sixth of the axis apart
     ticks = []
-    for t in (0.999, 0.995, 0.99, 0.98, 0.97, 0.95, 0.9, 0.8, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01):
+    for t in (0.999, 0.998, 0.995, 0.99, 0.985, 0.98, 0.975, 0.97, 0.96, 0.95, 0.94, 0.93, 0.92, 0.9, 0.85, 0.8, 0.7,
+              0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01):
         if bottom <= t <= top and all(abs(logit(t) - logit(k)) >= room for k in ticks):
             ticks.append(t)
     ax.yaxis.set_major_locator(FixedLocator(ticks))
