@@ -198,7 +198,7 @@ def loss_axis(ax):
 
     ax.set_yscale("log")
     bottom, top = ax.get_ylim()
-    room = math.log(top / bottom) / 5
+    room = math.log(top / bottom) / 4.5
     ticks = []
     for e in range(math.floor(math.log10(bottom)), math.ceil(math.log10(top)) + 1):
         for k in (1, 1.5, 2, 3, 5, 7):
@@ -228,7 +228,7 @@ def accuracy_axis(ax):
     margin = max(logit(high) - logit(low), 0.5) * 0.08
     bottom, top = max(0.005, expit(logit(low) - margin)), min(0.9995, expit(logit(high) + margin))
     ax.set_ylim(bottom, top)
-    room = (logit(top) - logit(bottom)) / 6  # labelled ticks at least a sixth of the axis apart
+    room = (logit(top) - logit(bottom)) / 4.5  # labelled ticks far enough apart on a panel about an inch high
     ticks = []
     for t in (0.999, 0.998, 0.995, 0.99, 0.985, 0.98, 0.975, 0.97, 0.96, 0.95, 0.94, 0.93, 0.92, 0.9, 0.85, 0.8, 0.7,
               0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01):
