@@ -201,11 +201,11 @@ def loss_axis(ax):
     room = math.log(top / bottom) / 4.5
     ticks = []
     for e in range(math.floor(math.log10(bottom)), math.ceil(math.log10(top)) + 1):
-        for k in (1, 1.5, 2, 3, 5, 7):
+        for k in (1, 2, 5, 3, 1.5, 7):  # the roundest first
             t = k * 10.0 ** e
             if bottom <= t <= top and all(abs(math.log(t / u)) >= room for u in ticks):
                 ticks.append(t)
-    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_locator(FixedLocator(sorted(ticks)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_ylabel("cross-entropy")
@@ -230,11 +230,12 @@ def accuracy_axis(ax):
     ax.set_ylim(bottom, top)
     room = (logit(top) - logit(bottom)) / 4.5  # labelled ticks far enough apart on a panel about an inch high
     ticks = []
-    for t in (0.999, 0.998, 0.995, 0.99, 0.985, 0.98, 0.975, 0.97, 0.96, 0.95, 0.94, 0.93, 0.92, 0.9, 0.85, 0.8, 0.7,
-              0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01):
+    # the roundest values first (90%, 99%), then finer ones where they fit
+    for t in (0.99, 0.9, 0.5, 0.1, 0.999, 0.98, 0.95, 0.8, 0.2, 0.97, 0.7, 0.3, 0.995, 0.96, 0.94, 0.85, 0.05, 0.985,
+              0.975, 0.93, 0.92, 0.01):
         if bottom <= t <= top and all(abs(logit(t) - logit(k)) >= room for k in ticks):
             ticks.append(t)
-    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_locator(FixedLocator(sorted(ticks)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:g}%"))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_ylabel("accuracy")
