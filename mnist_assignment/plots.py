@@ -198,17 +198,27 @@ def loss_axis(ax):
 
     ax.set_yscale("log")
     bottom, top = ax.get_ylim()
-    room = math.log(top / bottom) / 4.5
-    ticks = []
-    for e in range(math.floor(math.log10(bottom)), math.ceil(math.log10(top)) + 1):
-        for k in (1, 2, 5, 3, 1.5, 7):  # the roundest first
-            t = k * 10.0 ** e
-            if bottom <= t <= top and all(abs(math.log(t / u)) >= room for u in ticks):
-                ticks.append(t)
+    candidates = [k * 10.0 ** e for k in (1, 2, 5, 3, 1.5, 7, 4, 2.5, 1.2)  # the roundest first
+                  for e in range(math.floor(math.log10(bottom)), math.ceil(math.log10(top)) + 1)]
+    ticks = spaced(candidates, bottom, top, math.log)
     ax.yaxis.set_major_locator(FixedLocator(sorted(ticks)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_ylabel("cross-entropy")
+
+
+def spaced(candidates, bottom: float, top: float, scale) -> list[float]:
+    """Tick values from `candidates` (roundest first) inside [bottom, top], at least a 4.5th of the axis apart on
+    its scale, so that labels on a panel about an inch high do not touch; two at least, closer if need be."""
+    span = scale(top) - scale(bottom)
+    for parts in (4.5, 9, 18):
+        ticks = []
+        for t in candidates:
+            if bottom <= t <= top and all(abs(scale(t) - scale(u)) >= span / parts for u in ticks):
+                ticks.append(t)
+        if len(ticks) >= 2:
+            break
+    return ticks
 
 
 def accuracy_axis(ax):
@@ -228,13 +238,9 @@ def accuracy_axis(ax):
     margin = max(logit(high) - logit(low), 0.5) * 0.08
     bottom, top = max(0.005, expit(logit(low) - margin)), min(0.9995, expit(logit(high) + margin))
     ax.set_ylim(bottom, top)
-    room = (logit(top) - logit(bottom)) / 4.5  # labelled ticks far enough apart on a panel about an inch high
-    ticks = []
     # the roundest values first (90%, 99%), then finer ones where they fit
-    for t in (0.99, 0.9, 0.5, 0.1, 0.999, 0.98, 0.95, 0.8, 0.2, 0.97, 0.7, 0.3, 0.995, 0.96, 0.94, 0.85, 0.05, 0.985,
-              0.975, 0.93, 0.92, 0.01):
-        if bottom <= t <= top and all(abs(logit(t) - logit(k)) >= room for k in ticks):
-            ticks.append(t)
+    ticks = spaced((0.99, 0.9, 0.5, 0.1, 0.999, 0.98, 0.95, 0.8, 0.2, 0.97, 0.7, 0.3, 0.995, 0.96, 0.94, 0.85, 0.05,
+                    0.985, 0.975, 0.93, 0.92, 0.01), bottom, top, logit)
     ax.yaxis.set_major_locator(FixedLocator(sorted(ticks)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:g}%"))
     ax.yaxis.set_minor_locator(NullLocator())
