@@ -154,8 +154,9 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
             accuracy_axis(ax)
             if mark is not None:
                 ax.axvline(mark[0], color="gray", linestyle=":", linewidth=1)
-                ax.annotate(mark[1], (mark[0], 0.03), xycoords=("data", "axes fraction"), xytext=(-3, 0),
-                            textcoords="offset points", fontsize=6.5, color="0.25", va="bottom", ha="right")
+                ax.annotate(mark[1], (mark[0], 0.04), xycoords=("data", "axes fraction"), xytext=(3, 0),
+                            textcoords="offset points", fontsize=6.5, color="0.2", va="bottom", ha="left",
+                            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
     for ax in axes[-1]:
         ax.set_xlabel(xlabel)
     handles, labels = panels[0][0].get_legend_handles_labels()
