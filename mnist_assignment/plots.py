@@ -114,7 +114,7 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
     """
     names = dict(METRICS)
     rows = 2 if len(metrics) > 2 else 1
-    fig, axes = plt.subplots(rows, 2, figsize=(WIDTH, 2.85 if rows == 2 else 1.7), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(rows, 2, figsize=(WIDTH, 2.85 if rows == 2 else 1.9), sharex=True, squeeze=False)
     panels = list(zip(axes.flat, metrics))
     groups = by_value(records(study))
     order = order or list(groups)
