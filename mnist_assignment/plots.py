@@ -98,27 +98,34 @@ def value_label(value) -> str:
 
 @sized
 def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
-                 steps_per_epoch=None, title: str | None = None, order: list | None = None):
-    """2x2: training/validation loss and accuracy, one line per value, mean ± std over seeds.
+                 steps_per_epoch=None, title: str | None = None, order: list | None = None,
+                 metrics: tuple = ("train_loss", "val_loss", "train_acc", "val_acc"), bands: bool = True,
+                 mark: tuple | None = None):
+    """Loss and accuracy curves, one line per value, mean ± std over seeds: 2x2 (training and validation loss
+    and accuracy), or one row when `metrics` names two of them.
 
     study: {value: [history per seed]}, as the notebook's run_study returns it.
     x: "epoch", "steps" (optimizer steps; needs steps_per_epoch(value)) or "seconds".
     title: the figure's caption ("Figure 5.1: ..."); order: the study's values, so that a value keeps
-    its colour when a figure shows only some of them.
+    its colour when a figure shows only some of them. bands: False draws the means only (for many
+    overlapping curves). mark: (x, label), a dotted vertical line on the accuracy panels.
+    Accuracy is drawn on a logit axis: every curve stays in view, from chance level to the last
+    tenths of a percent, where the differences between good settings are.
     """
-    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 3.2), sharex=True)
+    names = dict(METRICS)
+    rows = 2 if len(metrics) > 2 else 1
+    fig, axes = plt.subplots(rows, 2, figsize=(WIDTH, 2.85 if rows == 2 else 1.9), sharex=True, squeeze=False)
+    panels = list(zip(axes.flat, metrics))
     groups = by_value(records(study))
     order = order or list(groups)
     for value, runs in groups.items():
         i = order.index(value) if value in order else len(order)
         diverged = sum(r.diverged for r in runs)
-        label = f"{factor} = {value_label(value)}" + (f" (diverged {diverged}/{len(runs)}"
-                                                      + (", not drawn)" if diverged == len(runs) else ")")
-                                                      if diverged else "")
-        if diverged == len(runs):  # nothing was measured after the blow-up: a legend entry, no curve
-            axes[0, 0].plot([], [], label=label, **style(i, value))
+        label = value_label(value) + (f" (diverged {diverged}/{len(runs)})" if diverged else "")
+        if diverged == len(runs):  # nothing was measured after the blow-up: a legend entry, no curve drawn
+            panels[0][0].plot([], [], label=label, **style(i, value))
             continue
-        for ax, (metric, _) in zip(axes.flat, METRICS):
+        for ax, metric in panels:
             mean, std = mean_curve(runs, metric)
             epochs = np.arange(1, len(mean) + 1)
             if x == "steps":
@@ -130,38 +137,116 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
             kw = style(i, value)
             if np.isfinite(mean).sum() < 2:  # a run that diverged at once leaves no curve to mark
                 kw["markevery"] = None
-            line, = ax.plot(xs, mean, label=label if ax is axes[0, 0] else None, **kw)
-            ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
+            line, = ax.plot(xs, mean, label=label if ax is panels[0][0] else None, **kw)
+            if bands and len(runs) > 1:
+                ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
     xlabel = {"epoch": "epoch", "steps": "optimizer steps", "seconds": "training time (s)"}[x]
-    for ax, (metric, name) in zip(axes.flat, METRICS):  # (not `title`: the figure's caption)
-        ax.set_title(name)
-        ax.set_ylabel("cross-entropy" if "loss" in metric else "accuracy (fraction)")
+    for ax, metric in panels:  # (not `title`: the figure's caption)
+        ax.set_title(names[metric])
         ax.grid(alpha=0.3)
         if x != "epoch":
             ax.set_xscale("log")
         else:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs, not 2.5
         if "loss" in metric:
-            ax.set_yscale("log")
-    for ax in axes[1]:
+            loss_axis(ax)
+        else:
+            accuracy_axis(ax)
+            if mark is not None:
+                ax.axvline(mark[0], color="gray", linestyle=":", linewidth=1)
+                ax.annotate(mark[1], (mark[0], 0.04), xycoords=("data", "axes fraction"), xytext=(3, 0),
+                            textcoords="offset points", fontsize=6.5, color="0.2", va="bottom", ha="left",
+                            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
+    for ax in axes[-1]:
         ax.set_xlabel(xlabel)
-    for ax in axes[1]:  # accuracy near 1 is where the differences are
-        lows = [line.get_ydata() for line in ax.get_lines()]
-        finite = [v for ys in lows for v in np.asarray(ys)[-max(1, len(ys) // 2):] if np.isfinite(v)]
-        if finite:
-            ax.set_ylim(max(0.0, min(finite) - 0.02), 1.0)
-        ax.set_title(ax.get_title() + axis_note(ax))
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    # as many columns as fit the figure's width: a wider legend would shrink the whole figure on the page
-    ncol = max(1, min(5, len(labels), 120 // (max(map(len, labels)) + 8)))
+    handles, labels = panels[0][0].get_legend_handles_labels()
+    # the factor's name first, as a legend entry without a line: "learning rate:  0.001  0.003 ..."
+    handles, labels = [plt.Line2D([], [], linestyle="none")] + handles, [f"{factor}:"] + labels
+    ncol = legend_columns(labels)
+    handles, labels = row_major(handles, ncol), row_major(labels, ncol, blank="")
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0),
-               borderaxespad=0.2, columnspacing=1.5)
+               borderaxespad=0.2, columnspacing=1.2, handletextpad=0.5)
     n = len(next(iter(groups.values())))
-    spread = f"mean ± std over {n} seeds" if n > 1 else "one seed"
+    spread = (f"mean ± std over {n} seeds" if bands else f"mean over {n} seeds") if n > 1 else "one seed"
     fig.suptitle(f"{title}, {spread}" if title else f"{factor}: {spread}")
     legend_rows = -(-len(labels) // ncol)
     fig.tight_layout(rect=(0, (0.06 + 0.15 * legend_rows) / fig.get_figheight(), 1, 1), h_pad=0.4)
     return save(fig, path)
+
+
+def legend_columns(labels: list[str], width: int = 118) -> int:
+    """The most columns whose entries fit the figure's width (about `width` characters of 7 pt text, an entry's
+    line and gaps counted as 7), read row by row: one row when they fit, so a legend takes little height."""
+    for ncol in range(len(labels), 0, -1):
+        columns = [labels[c::ncol] for c in range(ncol)]
+        if sum(max(map(len, c)) + 7 for c in columns) <= width:
+            return ncol
+    return 1
+
+
+def row_major(items: list, ncol: int, blank=None) -> list:
+    """items reordered so that matplotlib, which fills a legend column by column, shows them row by row
+    (the last row padded with empty entries)."""
+    rows = -(-len(items) // ncol)
+    pad = blank if blank is not None else plt.Line2D([], [], linestyle="none")
+    padded = list(items) + [pad] * (rows * ncol - len(items))
+    return [padded[r * ncol + c] for c in range(ncol) for r in range(rows)]
+
+
+def loss_axis(ax):
+    """A log axis for a loss with four or five plain labels (0.15, 0.2, 0.3), far enough apart to read."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    ax.set_yscale("log")
+    bottom, top = ax.get_ylim()
+    candidates = [k * 10.0 ** e for k in (1, 2, 5, 3, 1.5, 7, 4, 2.5, 1.2)  # the roundest first
+                  for e in range(math.floor(math.log10(bottom)), math.ceil(math.log10(top)) + 1)]
+    ticks = spaced(candidates, bottom, top, math.log)
+    ax.yaxis.set_major_locator(FixedLocator(sorted(ticks)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_ylabel("cross-entropy")
+
+
+def spaced(candidates, bottom: float, top: float, scale) -> list[float]:
+    """Tick values from `candidates` (roundest first) inside [bottom, top], at least a 4.5th of the axis apart on
+    its scale, so that labels on a panel about an inch high do not touch; two at least, closer if need be."""
+    span = scale(top) - scale(bottom)
+    for parts in (4.5, 9, 18):
+        ticks = []
+        for t in candidates:
+            if bottom <= t <= top and all(abs(scale(t) - scale(u)) >= span / parts for u in ticks):
+                ticks.append(t)
+        if len(ticks) >= 2:
+            break
+    return ticks
+
+
+def accuracy_axis(ax):
+    """A logit accuracy axis from the lowest point drawn to the highest: no curve is cut off, and the gap
+    between 97% and 98% gets as much room as the one between 50% and 75%."""
+    ys = [v for line in ax.get_lines() for v in np.asarray(line.get_ydata(), dtype=float)
+          if np.isfinite(v) and 0 < v < 1]
+    if not ys:
+        ax.set_ylabel("accuracy (fraction)")
+        return
+    low, high = min(ys), max(ys)
+    ax.set_yscale("logit")
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    expit = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    margin = max(logit(high) - logit(low), 0.5) * 0.08
+    bottom, top = max(0.005, expit(logit(low) - margin)), min(0.9995, expit(logit(high) + margin))
+    ax.set_ylim(bottom, top)
+    # the roundest values first (90%, 99%), then finer ones where they fit
+    ticks = spaced((0.99, 0.9, 0.5, 0.1, 0.999, 0.98, 0.95, 0.8, 0.2, 0.97, 0.7, 0.3, 0.995, 0.96, 0.94, 0.85, 0.05,
+                    0.985, 0.975, 0.93, 0.92, 0.01), bottom, top, logit)
+    ax.yaxis.set_major_locator(FixedLocator(sorted(ticks)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:g}%"))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_ylabel("accuracy")
+    ax.set_title(ax.get_title() + " (logit axis)")
 
 
 @sized
@@ -231,14 +316,14 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None, title: str | No
     shown = np.where(np.eye(10, dtype=bool), 0, matrix)  # errors stand out when the diagonal is blank
     ax1.imshow(shown, cmap="Greys")
     for (i, j), count in np.ndenumerate(matrix):
-        if count:
+        if count and i != j:  # the diagonal's counts (hundreds) would run into the ticks: its share is on the right
             ax1.text(j, i, str(count), ha="center", va="center", fontsize=6,
                      color="white" if shown[i, j] > shown.max() / 2 else "black")
     ax1.set_xticks(range(10))
     ax1.set_yticks(range(10))
     ax1.set_xlabel("predicted digit")
     ax1.set_ylabel("true digit")
-    ax1.set_title("confusion matrix (diagonal: correct, not shaded)")
+    ax1.set_title("mistakes: true digit against predicted")
     per_class = 100 * matrix.diagonal() / matrix.sum(1).clip(min=1)
     ax2.bar(range(10), per_class, color="0.6", edgecolor="black")
     ax2.set_ylim(max(0, per_class.min() - 3), 100)
