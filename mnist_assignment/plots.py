@@ -285,28 +285,6 @@ def digit_grid(images: np.ndarray, titles: list[str], path=None, cols: int = 10,
 
 
 @sized
-def class_balance(y_train: np.ndarray, y_val: np.ndarray, path=None, title: str | None = None):
-    """Share of each digit in the training and validation parts: the stratification shown."""
-    fig, ax = plt.subplots(figsize=(HALF, 2.1))
-    digits = np.arange(10)
-    for offset, (y, name, hatch) in zip((-0.2, 0.2), ((y_train, "training", ""), (y_val, "validation", "//"))):
-        share = 100 * np.bincount(y, minlength=10) / len(y)
-        ax.bar(digits + offset, share, width=0.4, label=f"{name} ({len(y):,})", color="0.75" if hatch else "0.35",
-               edgecolor="black", hatch=hatch)
-    ax.set_xticks(digits)
-    ax.set_xlabel("digit")
-    ax.set_ylabel("share of the part (%)")
-    ax.set_ylim(0, 15)  # room above the bars (about 10% each) for the legend
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(loc="upper center", ncol=2)
-    ax.grid(alpha=0.3, axis="y")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return save(fig, path)
-
-
-@sized
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None, title: str | None = None):
     """Confusion matrix (counts) and per-class accuracy, side by side."""
     from sklearn.metrics import confusion_matrix
