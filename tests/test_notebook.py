@@ -197,11 +197,13 @@ def test_pdf_reads_as_a_report(quick_run):
     assert "Markdown(" not in text and "check(" not in text and "fact(" not in text
     for shown in ("pd.read_csv(", "def split_data(", "train_test_split(", "def make_loader(", "BatchSampler(",
                   "class MLP(", "def train_one_epoch(", "def evaluate(", "def train(", "def run_study(",
-                  "LEARNING_RATES = [", "BATCH_SIZES = [", "DROPOUT_RATES = [", "class CNN(", "def train_cnn("):
+                  "LEARNING_RATES = [", "BATCH_SIZES = [", "DROPOUT_RATES = [", "def plot_history(", "def predict("):
         assert shown in text, shown
     assert "bench/" not in text and "make test" not in text
     assert "(s)" not in text
-    # shown code is set in the code font, the NumPy network's source (a Markdown output) included
+    # the extensions show their results, their code stays in the notebook; no package source is printed
+    assert "class CNN(" not in text and "def train_early_stopping(" not in text and "loss_and_grads" not in text
+    # shown code is set in the code font
     assert code_fonts and all("Mono" in str(font) for font in code_fonts), code_fonts
     starts = []
     for heading in SECTIONS:  # named first in the contents on page 1, then as the section's heading
