@@ -314,20 +314,3 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None, title: str | No
         fig.suptitle(title)
     fig.tight_layout()
     return save(fig, path)
-
-
-@sized
-def cross_entropy_curve(path=None, title: str | None = None):
-    """The loss for one example as a function of the probability given to the correct class."""
-    p = np.linspace(0.005, 1, 400)
-    fig, ax = plt.subplots(figsize=(HALF, 1.9))
-    ax.plot(p, -np.log(p), color="black")
-    ax.axvline(0.1, linestyle=":", color="gray")
-    ax.annotate("uniform guess over 10 classes:\nloss ln 10 = 2.30", (0.1, np.log(10)), xytext=(0.3, 3.2),
-                arrowprops={"arrowstyle": "->"}, fontsize=6.5)
-    ax.set_xlabel("softmax probability of the correct class")
-    ax.set_ylabel("cross-entropy loss = -ln p")
-    ax.set_title(title or "cross-entropy punishes confident mistakes without bound")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return save(fig, path)
