@@ -13,8 +13,8 @@ import re
 
 import nbformat
 
-from .claims import heading_of
 from .notebook_code import NOTEBOOK, ROOT  # noqa: F401 (the project folder and notebook: one home)
+from .verify import heading_of
 
 
 class NotebookError(RuntimeError):

@@ -9,7 +9,7 @@ in its own folder; --out DIR runs a copy in DIR, its working folder (what it wri
 --quick alone runs as Run All with QUICK = True in Jupyter does, in the project folder (figures in
 build/quick/figures/), but on a copy, build/quick/mnist_assignment.ipynb, beside its report.pdf.
 Paths the notebook shows are relative to its working folder. A full run ends with the verifier's
-lines (claims.verify): where the text and this run disagree.
+lines (verify.py): where the text and this run disagree.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import claims
+from . import verify
 from .files import drop_stale_lock, holder, write_atomic
 from .notebook_file import (
     NOTEBOOK,
@@ -126,7 +126,7 @@ def reprint(out: Path) -> None:
 
 def print_verdict(nb, name: str) -> None:
     """The verifier's lines: where the text and this run disagree, or one line that they agree."""
-    lines = claims.verify(nb, name)
+    lines = verify.verify(nb, name)
     for line in lines:
         print(line, flush=True)
     if lines:
@@ -134,7 +134,7 @@ def print_verdict(nb, name: str) -> None:
               "the text as it is, and make submission refuses the run until the text is rewritten (or ANYWAY=1)",
               flush=True)
     else:
-        print(claims.summary(nb, name), flush=True)
+        print(verify.summary(nb, name), flush=True)
 
 
 TEAM_HELP = "the team's ids joined by '_' (written into the notebook's TEAM parameter)"

@@ -9,8 +9,8 @@ requirements.txt, the Makefile and pyproject.toml less what needs the repository
 data/README.md and the bundled sample; never Kaggle's data, a venv, caches or the tests. Refused, in a
 line each: a notebook that is not a finished full run as the record its first cell keeps says
 (records.RUN; the parameters cell may have been edited since), a report.pdf not printed from it (the
-digest pdf.py stamps), and a run its text does not describe (claims.submission_problems: seeds, epochs,
-a study's values, the sample instead of Kaggle's file, a "Differs from the text:" line; claims.verify:
+digest pdf.py stamps), and a run its text does not describe (verify.submission_problems: seeds, epochs,
+a study's values, the sample instead of Kaggle's file, a "Differs from the text:" line; verify.verify:
 a sentence out of step with the run). --anyway zips the last kind all the same, for a team that
 changed the experiment on purpose and rewrites the text to match.
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import claims, notebook_file, records
+from . import notebook_file, records, verify
 from .files import atomic_path, write_atomic
 from .notebook_file import ROOT, NotebookError, notebook_digest, read_parameters, set_parameters, unfinished
 from .pdf import ensure_fonts, export_pdf, pdf_digest
@@ -196,7 +196,7 @@ def require_full_run(nb) -> None:
 
 def text_problems(nb) -> list[str]:
     """One line per way the run differs from the one the text describes, or the text from the run."""
-    found = claims.submission_problems(nb) + claims.verify(nb, NOTEBOOK)
+    found = verify.submission_problems(nb) + verify.verify(nb, NOTEBOOK)
     return list(dict.fromkeys(found))  # a difference both name is said once
 
 
@@ -212,7 +212,7 @@ def refuse_other_run(nb, anyway: bool) -> None:
                               "committed parameters, or, if you changed the experiment on purpose, submit it with "
                               "`make submission ... ANYWAY=1` and rewrite the text to match")
     print(f"{NOTEBOOK} is not the run its text describes (submitted anyway: rewrite the text to match; "
-          f"`python -m mnist_assignment.claims {NOTEBOOK}` lists what no longer holds):\n{lines}", flush=True)
+          f"`python -m mnist_assignment.verify {NOTEBOOK}` lists what no longer holds):\n{lines}", flush=True)
 
 
 def check_pair(root: Path = ROOT) -> None:
