@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from .files import atomic_path, exclusive, write_atomic
-from .signals import interrupt_on_sigterm
+from .signals import run_command
 
 # the notebook's Config defaults (tests/test_cli.py checks they agree), stated here so that --help
 # shows them without loading torch
@@ -30,7 +30,7 @@ MAX_WIDTH = 65_536  # a wider layer would not fit in memory on the machines this
 VAL_BATCH = 1000  # validation and prediction batches: the size the notebook evaluates with
 
 
-class UsageError(Exception):
+class UsageError(ValueError):
     pass
 
 
@@ -76,23 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    interrupt_on_sigterm()
-    command = None
-    try:
+    command = []  # once parsed: the memory message depends on it
+
+    def run() -> int:
         args = build_parser().parse_args(argv)
-        command = args.command
-        return COMMANDS[command](args)
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    # DataError, CheckpointError and NotebookError are ValueErrors; torch reports allocation and write
-    # failures as RuntimeErrors
-    except (ValueError, OSError, MemoryError, RuntimeError) as err:
-        print(f"error: {one_line(err, command)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        command.append(args.command)
+        return COMMANDS[args.command](args)
+
+    # UsageError, DataError, CheckpointError and NotebookError are ValueErrors; torch reports allocation and
+    # write failures as RuntimeErrors
+    return run_command(run, (ValueError, OSError, MemoryError, RuntimeError), lambda err: one_line(err, *command))
 
 
 def one_line(err: BaseException, command: str | None = None) -> str:

@@ -264,7 +264,7 @@ def test_committed_deliverables_name_no_folder_of_the_machine():
 
 def test_a_team_name_that_is_not_ids_is_refused(tmp_path):
     for bad in ["", "my team", "a__b", "../x", "id1_id2_", "x.zip"]:
-        with pytest.raises(submission.SubmissionError):
+        with pytest.raises(ValueError, match="TEAM must be"):
             submission.build(bad, tmp_path)
     assert list(tmp_path.iterdir()) == []
     assert submission.main(["not ids"]) == 2
