@@ -100,9 +100,9 @@ def one_line(err: BaseException, command: str | None = None) -> str:
 
 
 def cmd_check_data(args) -> int:
-    from .data import load_hashed, problems, summary
+    from .data import load_source, problems, summary
 
-    images, labels, sha256 = load_hashed(args.path, kind=args.kind)
+    images, labels, source = load_source(args.path, kind=args.kind)
     for problem in problems(images, labels):
         print(f"warning: {args.path}: {problem}", file=sys.stderr)
     info = summary(images, labels)
@@ -112,7 +112,7 @@ def cmd_check_data(args) -> int:
     if labels is not None:
         print("class counts (0..9): " + " ".join(str(c) for c in info["class_counts"]))
     print(f"pixel mean/std (/255): {info['pixel_mean']:.4f} / {info['pixel_std']:.4f}")
-    print(f"sha256: {sha256}")
+    print(f"sha256: {source.sha256}")
     return 0
 
 

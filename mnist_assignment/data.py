@@ -122,23 +122,20 @@ def arrays(frame) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def load_digits(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read a Kaggle train/test CSV (or .csv.gz): uint8 images [N, 784], int64 labels or None.
-
-    kind: "train" (label column required), "test" (no label column) or None (from the header).
-    """
-    images, labels, _ = load_hashed(path, kind)
+    """load_source without the Source."""
+    images, labels, _ = load_source(path, kind)
     return images, labels
 
 
-def load_hashed(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """load_digits plus the file's sha256, from the same read."""
+def load_source(path: str | Path, kind: str | None = "train") -> tuple[np.ndarray, np.ndarray | None, Source]:
+    """Read a Kaggle train/test CSV (or .csv.gz): uint8 images [N, 784], int64 labels or None, and where it
+    comes from (its rows and sha256, from the same read). kind: "train" (label column required), "test" (no
+    label column) or None (from the header)."""
     name = str(path)
-    if kind not in (None, "train", "test"):
-        raise DataError(f"{name}: kind must be 'train' or 'test', not {kind!r}")
     raw = _read(path)
     images, labels = _parse(name, raw, kind)
     _kind_matches(name, labels is not None, kind)
-    return images, labels, hashlib.sha256(raw).hexdigest()
+    return images, labels, Source(name, origin_of(path), len(images), hashlib.sha256(raw).hexdigest())
 
 
 def _read(path: str | Path) -> bytes:
@@ -285,6 +282,7 @@ def ensure_train_data(data_dir: str | Path = "data") -> tuple[Path, str]:
     path = find_train_file(data_dir)
     if origin_of(path) != "sample":
         return path, f"using {path}"
+    rows = peek(path).rows
     if kaggle_credentials():
         import importlib.util
         import subprocess
@@ -292,7 +290,6 @@ def ensure_train_data(data_dir: str | Path = "data") -> tuple[Path, str]:
         import zipfile
 
         if importlib.util.find_spec("kaggle") is None:  # optional: never installed behind the user's back
-            rows = len(load_digits(path)[0])
             return path, (f"WARNING: Kaggle credentials found but not the `kaggle` package (pip install kaggle "
                           f"to download); results will be on the {rows:,}-digit bundled sample")
         subprocess.run([sys.executable, "-m", "kaggle", "competitions", "download",
@@ -300,7 +297,6 @@ def ensure_train_data(data_dir: str | Path = "data") -> tuple[Path, str]:
         with zipfile.ZipFile(data_dir / "digit-recognizer.zip") as archive:
             archive.extractall(data_dir, members=["train.csv", "test.csv"])
         return data_dir / "train.csv", f"downloaded Kaggle's digit-recognizer files to {data_dir}"
-    rows = len(load_digits(path)[0])
     return path, (f"WARNING: no {data_dir}/train.csv and no Kaggle credentials: results will be "
                   f"on the {rows:,}-digit bundled sample, not Kaggle's train.csv")
 
@@ -308,12 +304,6 @@ def ensure_train_data(data_dir: str | Path = "data") -> tuple[Path, str]:
 def origin_of(path: str | Path) -> str:
     resolved = Path(path).resolve()
     return "sample" if resolved.parent == SAMPLE_DIR.resolve() else "kaggle"
-
-
-def load_source(path: str | Path) -> tuple[np.ndarray, np.ndarray, Source]:
-    images, labels, sha256 = load_hashed(path, kind="train")  # one read and one hash of the file
-    source = Source(str(path), origin_of(path), len(labels), sha256)
-    return images, labels, source
 
 
 def summary(images: np.ndarray, labels: np.ndarray | None) -> dict:
