@@ -156,8 +156,7 @@ def config_from_args(args, graded):
 
 
 def cmd_train(args) -> int:
-    from . import checkpoints, notebook_code
-    from .stats import DIVERGED_LOSS
+    from . import checkpoints, notebook_code, stats
 
     check_train_args(args)
     out = Path(args.out)
@@ -173,14 +172,15 @@ def cmd_train(args) -> int:
         train_set, val_set, (mean, std), _ = graded.split_data(images, labels)
         val_loader = graded.make_loader(val_set, VAL_BATCH)
         model, history = graded.train(cfg, train_set, val_loader, log=lambda line: print(line, flush=True))
-        diverged = not history[-1]["train_loss"] < DIVERGED_LOSS
+        diverged = stats.diverged(history)
         # both files or neither: each is written to a temp name, and renamed only once both are whole
         with atomic_path(out / "history.json") as history_tmp, atomic_path(out / "model.pt") as model_tmp:
             history_tmp.write_text(history_json(cfg, history, source, diverged), encoding="utf-8")
             checkpoints.save_checkpoint(model_tmp, model, cfg, mean, std, diverged=diverged)
     final = history[-1]
     seconds = sum(e["seconds"] for e in history)
-    status = f"DIVERGED (train loss not below {DIVERGED_LOSS:g}; predict refuses this model)" if diverged else "done"
+    status = f"DIVERGED (train loss not below {stats.DIVERGED_LOSS:g}; predict refuses this model)" if diverged \
+        else "done"
     print(f"{status}: {len(history)} epochs, {sum(p.numel() for p in model.parameters()):,} parameters, "
           f"final val acc {final['val_acc']:.4f}, val loss {final['val_loss']:.4f}, {seconds:.1f}s in total "
           f"-> {out}/history.json, {out}/model.pt")
