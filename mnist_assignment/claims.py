@@ -170,10 +170,7 @@ def other_setup() -> bool:
 
 def effect(text: str, diff: float) -> str:
     """A difference in points with as many decimals as the text's `text` ('+0.72' -> 2)."""
-    if not math.isfinite(diff):
-        return "n/a"
-    digits = len(text.split(".")[1]) if "." in text else 0
-    return f"{100 * diff:+.{digits}f}"
+    return pts(diff, len(text.partition(".")[2]))
 
 
 def outside(text: str, c: stats.Comparison) -> bool:
