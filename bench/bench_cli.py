@@ -1,7 +1,7 @@
 """The CLI's start-up against `import torch`, measured in the same run (medians of 5).
 
 usage: python bench/bench_cli.py [TRAIN_CSV]   (default: $MNIST_FULL_DATA, else the bundled sample)
-Goals: `--help` <= 0.5x and a `check-data` of the full train file <= 1x the time of `import torch`.
+Goals: `--help` <= 0.5x and a `check-data` of the full train file <= 2x the time of `import torch`.
 """
 
 import os
@@ -34,7 +34,7 @@ def main() -> None:
     check_s = seconds(["-m", "mnist_assignment", "check-data", data])
     print(f"import torch          {torch_s:6.2f} s")
     print(f"--help                {help_s:6.2f} s  {help_s / torch_s:.2f}x import torch (goal <= 0.5x)")
-    print(f"check-data            {check_s:6.2f} s  {check_s / torch_s:.2f}x import torch (goal <= 1x)  "
+    print(f"check-data            {check_s:6.2f} s  {check_s / torch_s:.2f}x import torch (goal <= 2x)  "
           f"on {Path(data).name}")
 
 
