@@ -80,7 +80,6 @@ test: lint
 
 bench: venv
 	$(PY) bench/bench_cli.py $(if $(DATA),$(DATA),)
-	$(PY) bench/bench_load.py $(if $(DATA),$(DATA),)
 	$(PY) bench/bench_loop.py $(if $(DATA),$(DATA),)
 
 clean::

@@ -82,9 +82,8 @@ def parameter_problems(p: dict) -> list[str]:
 
     if not isinstance(p["DATA"], (str, os.PathLike)) or not str(p["DATA"]).strip():
         bad("DATA", "must be the path of the training CSV, e.g. 'data/train.csv'")
-    for name in ("QUICK",):
-        if not isinstance(p[name], bool):
-            bad(name, "must be True or False")
+    if not isinstance(p["QUICK"], bool):
+        bad("QUICK", "must be True or False")
     if not whole(p["SEEDS"], 1, MAX_SEEDS):
         bad("SEEDS", f"must be a whole number from 1 to {MAX_SEEDS} (seeds per configuration; 3 for the report)")
     if not whole(p["EPOCHS"], 1, MAX_EPOCHS):

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from .files import atomic_path, exclusive, write_atomic
-from .signals import interrupt_on_sigterm
+from .signals import run_command
 
 # the notebook's Config defaults (tests/test_cli.py checks they agree), stated here so that --help
 # shows them without loading torch
@@ -30,7 +30,7 @@ MAX_WIDTH = 65_536  # a wider layer would not fit in memory on the machines this
 VAL_BATCH = 1000  # validation and prediction batches: the size the notebook evaluates with
 
 
-class UsageError(Exception):
+class UsageError(ValueError):
     pass
 
 
@@ -76,23 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    interrupt_on_sigterm()
-    command = None
-    try:
+    command = []  # once parsed: the memory message depends on it
+
+    def run() -> int:
         args = build_parser().parse_args(argv)
-        command = args.command
-        return COMMANDS[command](args)
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    # DataError, CheckpointError and NotebookError are ValueErrors; torch reports allocation and write
-    # failures as RuntimeErrors
-    except (ValueError, OSError, MemoryError, RuntimeError) as err:
-        print(f"error: {one_line(err, command)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        command.append(args.command)
+        return COMMANDS[args.command](args)
+
+    # UsageError, DataError, CheckpointError and NotebookError are ValueErrors; torch reports allocation and
+    # write failures as RuntimeErrors
+    return run_command(run, (ValueError, OSError, MemoryError, RuntimeError), lambda err: one_line(err, *command))
 
 
 def one_line(err: BaseException, command: str | None = None) -> str:
@@ -107,9 +100,9 @@ def one_line(err: BaseException, command: str | None = None) -> str:
 
 
 def cmd_check_data(args) -> int:
-    from .data import load_hashed, problems, summary
+    from .data import load_source, problems, summary
 
-    images, labels, sha256 = load_hashed(args.path, kind=args.kind)
+    images, labels, source = load_source(args.path, kind=args.kind)
     for problem in problems(images, labels):
         print(f"warning: {args.path}: {problem}", file=sys.stderr)
     info = summary(images, labels)
@@ -119,7 +112,7 @@ def cmd_check_data(args) -> int:
     if labels is not None:
         print("class counts (0..9): " + " ".join(str(c) for c in info["class_counts"]))
     print(f"pixel mean/std (/255): {info['pixel_mean']:.4f} / {info['pixel_std']:.4f}")
-    print(f"sha256: {sha256}")
+    print(f"sha256: {source.sha256}")
     return 0
 
 
@@ -163,8 +156,7 @@ def config_from_args(args, graded):
 
 
 def cmd_train(args) -> int:
-    from . import checkpoints, notebook_code
-    from .stats import DIVERGED_LOSS
+    from . import checkpoints, notebook_code, stats
 
     check_train_args(args)
     out = Path(args.out)
@@ -180,14 +172,15 @@ def cmd_train(args) -> int:
         train_set, val_set, (mean, std), _ = graded.split_data(images, labels)
         val_loader = graded.make_loader(val_set, VAL_BATCH)
         model, history = graded.train(cfg, train_set, val_loader, log=lambda line: print(line, flush=True))
-        diverged = not history[-1]["train_loss"] < DIVERGED_LOSS
+        diverged = stats.diverged(history)
         # both files or neither: each is written to a temp name, and renamed only once both are whole
         with atomic_path(out / "history.json") as history_tmp, atomic_path(out / "model.pt") as model_tmp:
             history_tmp.write_text(history_json(cfg, history, source, diverged), encoding="utf-8")
             checkpoints.save_checkpoint(model_tmp, model, cfg, mean, std, diverged=diverged)
     final = history[-1]
     seconds = sum(e["seconds"] for e in history)
-    status = f"DIVERGED (train loss not below {DIVERGED_LOSS:g}; predict refuses this model)" if diverged else "done"
+    status = f"DIVERGED (train loss not below {stats.DIVERGED_LOSS:g}; predict refuses this model)" if diverged \
+        else "done"
     print(f"{status}: {len(history)} epochs, {sum(p.numel() for p in model.parameters()):,} parameters, "
           f"final val acc {final['val_acc']:.4f}, val loss {final['val_loss']:.4f}, {seconds:.1f}s in total "
           f"-> {out}/history.json, {out}/model.pt")

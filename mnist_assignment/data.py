@@ -3,7 +3,7 @@
 The notebook reads the CSV once, with pandas; before that, `peek` checks in a fraction of a second
 what needs no parse (the file is there, a CSV, Kaggle's header, its rows), and after it
 `check_values` judges the frame pandas read (whole-number pixels 0..255, labels 0..9, no blank cell,
-no short row). `load_digits` does the same three steps for the command line, with a binary cache.
+no short row). `load_digits` does the same three steps for the command line.
 Every problem is a `DataError`: one line naming file, row and column, and what to do. Rows are
 counted from 1 over data rows, the header not included. The split, the tensors and the batches are
 the notebook's own code (split_data, make_loader).
@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import json
 import math
 import os
 import re
@@ -24,11 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_path
-
 PIXELS = [f"pixel{i}" for i in range(784)]
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
-CACHE_VERSION = 1
 
 
 class DataError(ValueError):
@@ -126,32 +122,20 @@ def arrays(frame) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def load_digits(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read a Kaggle train/test CSV (or .csv.gz): uint8 images [N, 784], int64 labels or None.
-
-    kind: "train" (label column required), "test" (no label column) or None (from the header).
-    A binary cache beside the source makes the second load fast; it is keyed by the source's
-    size, mtime and sha256 and rebuilt whenever it does not match or does not load.
-    """
-    images, labels, _ = load_hashed(path, kind)
+    """load_source without the Source."""
+    images, labels, _ = load_source(path, kind)
     return images, labels
 
 
-def load_hashed(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """load_digits plus the file's sha256, which the cache key computes anyway (one read, one hash)."""
-    path = Path(path)
+def load_source(path: str | Path, kind: str | None = "train") -> tuple[np.ndarray, np.ndarray | None, Source]:
+    """Read a Kaggle train/test CSV (or .csv.gz): uint8 images [N, 784], int64 labels or None, and where it
+    comes from (its rows and sha256, from the same read). kind: "train" (label column required), "test" (no
+    label column) or None (from the header)."""
     name = str(path)
-    if kind not in (None, "train", "test"):
-        raise DataError(f"{name}: kind must be 'train' or 'test', not {kind!r}")
     raw = _read(path)
-    stat = path.stat()
-    key = {"version": CACHE_VERSION, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-           "sha256": hashlib.sha256(raw).hexdigest()}
-    cached = _read_cache(path, key)
-    if cached is None:
-        cached = _parse(name, raw, kind)
-        _write_cache(path, key, *cached)
-    _kind_matches(name, cached[1] is not None, kind)
-    return *cached, key["sha256"]
+    images, labels = _parse(name, raw, kind)
+    _kind_matches(name, labels is not None, kind)
+    return images, labels, Source(name, origin_of(path), len(images), hashlib.sha256(raw).hexdigest())
 
 
 def _read(path: str | Path) -> bytes:
@@ -241,7 +225,7 @@ def _check_columns(name: str, columns: list[str]) -> None:
 
 def _parse(name: str, raw: bytes, kind: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """What the notebook does: the checks before the read, pandas' read, the checks of the frame."""
-    import pandas as pd  # here, not at the top: check-data on a cached file never parses
+    import pandas as pd  # here, not at the top: the checks before the read stay light
 
     text = _decode(name, raw)
     columns, _ = _header(name, text, kind)
@@ -249,41 +233,6 @@ def _parse(name: str, raw: bytes, kind: str | None = None) -> tuple[np.ndarray, 
     frame = pd.read_csv(io.BytesIO(text))
     check_values(frame, name)
     return arrays(frame)
-
-
-# ---------------------------------------------------------------- cache
-
-
-def _cache_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.cache.npz")
-
-
-def _read_cache(path: Path, key: dict) -> tuple[np.ndarray, np.ndarray | None] | None:
-    try:
-        with np.load(_cache_path(path)) as npz:
-            meta = json.loads(bytes(npz["meta"]).decode())
-            if meta["key"] != key:
-                return None
-            images = npz["images"]
-            labels = npz["labels"] if meta["has_labels"] else None
-        if hashlib.sha256(images.tobytes()).hexdigest() != meta["images_sha256"]:
-            return None
-        if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != 784:
-            return None
-        return images, labels
-    except Exception:  # a missing, truncated or foreign cache is simply rebuilt
-        return None
-
-
-def _write_cache(path: Path, key: dict, images: np.ndarray, labels: np.ndarray | None) -> None:
-    meta = {"key": key, "has_labels": labels is not None,
-            "images_sha256": hashlib.sha256(images.tobytes()).hexdigest()}
-    try:
-        with atomic_path(_cache_path(path)) as tmp, open(tmp, "wb") as f:
-            np.savez(f, images=images, labels=labels if labels is not None else np.zeros(0),
-                     meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
-    except OSError:  # a read-only or full data folder only costs speed
-        pass
 
 
 # ---------------------------------------------------------------- finding the data
@@ -333,6 +282,7 @@ def ensure_train_data(data_dir: str | Path = "data") -> tuple[Path, str]:
     path = find_train_file(data_dir)
     if origin_of(path) != "sample":
         return path, f"using {path}"
+    rows = peek(path).rows
     if kaggle_credentials():
         import importlib.util
         import subprocess
@@ -340,7 +290,6 @@ def ensure_train_data(data_dir: str | Path = "data") -> tuple[Path, str]:
         import zipfile
 
         if importlib.util.find_spec("kaggle") is None:  # optional: never installed behind the user's back
-            rows = len(load_digits(path)[0])
             return path, (f"WARNING: Kaggle credentials found but not the `kaggle` package (pip install kaggle "
                           f"to download); results will be on the {rows:,}-digit bundled sample")
         subprocess.run([sys.executable, "-m", "kaggle", "competitions", "download",
@@ -348,7 +297,6 @@ def ensure_train_data(data_dir: str | Path = "data") -> tuple[Path, str]:
         with zipfile.ZipFile(data_dir / "digit-recognizer.zip") as archive:
             archive.extractall(data_dir, members=["train.csv", "test.csv"])
         return data_dir / "train.csv", f"downloaded Kaggle's digit-recognizer files to {data_dir}"
-    rows = len(load_digits(path)[0])
     return path, (f"WARNING: no {data_dir}/train.csv and no Kaggle credentials: results will be "
                   f"on the {rows:,}-digit bundled sample, not Kaggle's train.csv")
 
@@ -356,12 +304,6 @@ def ensure_train_data(data_dir: str | Path = "data") -> tuple[Path, str]:
 def origin_of(path: str | Path) -> str:
     resolved = Path(path).resolve()
     return "sample" if resolved.parent == SAMPLE_DIR.resolve() else "kaggle"
-
-
-def load_source(path: str | Path) -> tuple[np.ndarray, np.ndarray, Source]:
-    images, labels, sha256 = load_hashed(path, kind="train")  # one read and one hash of the file
-    source = Source(str(path), origin_of(path), len(labels), sha256)
-    return images, labels, source
 
 
 def summary(images: np.ndarray, labels: np.ndarray | None) -> dict:

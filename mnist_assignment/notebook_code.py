@@ -40,7 +40,7 @@ _lock = threading.Lock()
 
 
 class NotebookError(ValueError):
-    """The notebook's graded code cannot be loaded; one line naming the notebook and the cell."""
+    """The notebook cannot be loaded, run, printed or zipped as it is; one line says why."""
 
 
 def load(path: str | Path = NOTEBOOK) -> types.ModuleType:

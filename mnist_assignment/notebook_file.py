@@ -13,12 +13,8 @@ import re
 
 import nbformat
 
-from .claims import heading_of
-from .notebook_code import NOTEBOOK, ROOT  # noqa: F401 (the project folder and notebook: one home)
-
-
-class NotebookError(RuntimeError):
-    """The notebook cannot be run, printed or zipped as it is; one line says why."""
+from .notebook_code import NOTEBOOK, ROOT, NotebookError  # noqa: F401 (one home for each)
+from .verify import heading_of
 
 
 def parameters_cell(nb) -> nbformat.NotebookNode:

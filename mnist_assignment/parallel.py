@@ -41,10 +41,6 @@ class RunFailed(RuntimeError):
         return [str(self)]
 
 
-def default_workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
-
-
 def map_runs(fn, jobs, workers: int | None = None, labels=None, log=print) -> list:
     """[fn(job) for job in jobs], in order, on `workers` processes (None: one per core, at most 8).
 
@@ -62,7 +58,7 @@ def map_runs(fn, jobs, workers: int | None = None, labels=None, log=print) -> li
             cloudpickle.dumps(job)
         except Exception as err:
             raise RunFailed(f"cannot send the job of {label} to the worker processes: {err}") from None
-    workers = default_workers() if workers is None else workers
+    workers = max(1, min(os.cpu_count() or 1, 8)) if workers is None else workers
     if not jobs:
         return []
 

@@ -9,7 +9,7 @@ in its own folder; --out DIR runs a copy in DIR, its working folder (what it wri
 --quick alone runs as Run All with QUICK = True in Jupyter does, in the project folder (figures in
 build/quick/figures/), but on a copy, build/quick/mnist_assignment.ipynb, beside its report.pdf.
 Paths the notebook shows are relative to its working folder. A full run ends with the verifier's
-lines (claims.verify): where the text and this run disagree.
+lines (verify.py): where the text and this run disagree.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import claims
+from . import verify
 from .files import drop_stale_lock, holder, write_atomic
 from .notebook_file import (
     NOTEBOOK,
@@ -38,6 +38,7 @@ from .notebook_file import (
     unfinished,
 )
 from .pdf import ensure_fonts, export_pdf
+from .signals import run_command
 from .team import check_team
 
 QUICK_OUT = Path("build") / "quick"  # a QUICK run's copy, PDF and figures, beside each other (git-ignored)
@@ -126,7 +127,7 @@ def reprint(out: Path) -> None:
 
 def print_verdict(nb, name: str) -> None:
     """The verifier's lines: where the text and this run disagree, or one line that they agree."""
-    lines = claims.verify(nb, name)
+    lines = verify.verify(nb, name)
     for line in lines:
         print(line, flush=True)
     if lines:
@@ -134,15 +135,10 @@ def print_verdict(nb, name: str) -> None:
               "the text as it is, and make submission refuses the run until the text is rewritten (or ANYWAY=1)",
               flush=True)
     else:
-        print(claims.summary(nb, name), flush=True)
-
-
-TEAM_HELP = "the team's ids joined by '_' (written into the notebook's TEAM parameter)"
+        print(verify.summary(nb, name), flush=True)
 
 
 def main(argv=None) -> int:
-    from .data import SAMPLE_DIR, DataError, ensure_train_data, load_source
-
     parser = argparse.ArgumentParser(prog="python -m mnist_assignment.report", description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="labelled CSV (default: data/train.csv, Kaggle download, or the sample)")
     parser.add_argument("--quick", action="store_true", help="bundled sample, 1 seed, few epochs")
@@ -150,70 +146,66 @@ def main(argv=None) -> int:
                                       f"(default: in place; with --quick, a copy in {QUICK_OUT.as_posix()}/)")
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--epochs", type=int)
-    parser.add_argument("--team", help=TEAM_HELP)
+    parser.add_argument("--team", help="the team's ids joined by '_' (written into the notebook's TEAM parameter)")
     parser.add_argument("--names", help="the team members' names (written into the notebook's NAMES parameter)")
     parser.add_argument("--no-pdf", action="store_true")
     parser.add_argument("--pdf-only", action="store_true", help="print the executed notebook to PDF again, no rerun")
     args = parser.parse_args(argv)
-    from .signals import interrupt_on_sigterm
+    return run_command(lambda: run(args), (ValueError, OSError))  # NotebookError, DataError, FontError among them
 
-    interrupt_on_sigterm()
+
+def run(args) -> int:
+    from .data import SAMPLE_DIR, ensure_train_data, load_source
+
     out = Path(args.out) if args.out else ROOT / QUICK_OUT if args.quick else ROOT
     cwd = ROOT if args.quick and not args.out else out
-    try:
-        if args.pdf_only:
-            reprint(out)
-            print(f"wrote {display_path(out / 'report.pdf')}", flush=True)
-            return 0
-        if (args.seeds is not None and args.seeds < 1) or (args.epochs is not None and args.epochs < 1):
-            raise NotebookError("--seeds and --epochs must be at least 1")
-        if args.quick:
-            data = args.data or str(SAMPLE_DIR / "train.csv.gz")
-        elif args.data:
-            data = os.path.expanduser(args.data)
-        else:
-            path, message = ensure_train_data(ROOT / "data")
-            print(message, flush=True)
-            data = str(path)
-        _, _, source = load_source(data)  # fail early, in one line, on a bad file
-        if (out / NOTEBOOK.name).exists() and (out / NOTEBOOK.name).is_dir() or out.is_file():
-            raise NotebookError(f"{out}: not a folder the notebook can be written to")
-        # paths as the notebook sees them: relative to its working folder, never absolute
-        # (abspath, not resolve: data/train.csv.gz stays itself when it is a link to the file elsewhere)
-        parameters = {"DATA": Path(os.path.relpath(os.path.abspath(data), os.path.abspath(cwd))).as_posix(),
-                      "QUICK": args.quick}
-        if args.seeds:
-            parameters["SEEDS"] = args.seeds
-        if args.epochs:
-            parameters["EPOCHS"] = args.epochs
-        if args.team:
-            parameters["TEAM"] = check_team(args.team)
-        if args.names is not None:
-            parameters["NAMES"] = " ".join(args.names.split())
-        if not NOTEBOOK.exists():
-            raise NotebookError(f"{NOTEBOOK.name} does not exist: nothing to run")
-        # the names the run will print, given here or in the notebook: a font for them, or one line, now
-        ensure_fonts({**read_parameters(nbformat.read(NOTEBOOK, as_version=4)), **parameters})
-        start = time.perf_counter()
-        print(f"executing {NOTEBOOK.name} (data: {source.describe()}) ...", flush=True)
-        # the page header names the data for a reader; its hash is in the closing note
-        data_line = source.describe() if source.origin == "sample" else f"{source.name}: {source.rows:,} labelled rows"
-        about = {"data": data_line, "date": f"{date.today():%Y-%m-%d}"}
-        target = out / NOTEBOOK.name
-        nb = execute(NOTEBOOK, target, parameters, log=out / "report.log", about=about, cwd=cwd)
-        print(f"executed in {time.perf_counter() - start:.0f} s -> {display_path(target)}", flush=True)
-        if not args.no_pdf:
-            export_pdf(nb, out / "report.pdf")
-            print(f"wrote {display_path(out / 'report.pdf')}", flush=True)
-        if not args.quick:  # a QUICK run's first line says that the text describes the full run
-            print_verdict(nb, display_path(target))
+    if args.pdf_only:
+        reprint(out)
+        print(f"wrote {display_path(out / 'report.pdf')}", flush=True)
         return 0
-    except (DataError, NotebookError, ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    if (args.seeds is not None and args.seeds < 1) or (args.epochs is not None and args.epochs < 1):
+        raise NotebookError("--seeds and --epochs must be at least 1")
+    if args.quick:
+        data = args.data or str(SAMPLE_DIR / "train.csv.gz")
+    elif args.data:
+        data = os.path.expanduser(args.data)
+    else:
+        path, message = ensure_train_data(ROOT / "data")
+        print(message, flush=True)
+        data = str(path)
+    _, _, source = load_source(data)  # fail early, in one line, on a bad file
+    if (out / NOTEBOOK.name).exists() and (out / NOTEBOOK.name).is_dir() or out.is_file():
+        raise NotebookError(f"{out}: not a folder the notebook can be written to")
+    # paths as the notebook sees them: relative to its working folder, never absolute
+    # (abspath, not resolve: data/train.csv.gz stays itself when it is a link to the file elsewhere)
+    parameters = {"DATA": Path(os.path.relpath(os.path.abspath(data), os.path.abspath(cwd))).as_posix(),
+                  "QUICK": args.quick}
+    if args.seeds:
+        parameters["SEEDS"] = args.seeds
+    if args.epochs:
+        parameters["EPOCHS"] = args.epochs
+    if args.team:
+        parameters["TEAM"] = check_team(args.team)
+    if args.names is not None:
+        parameters["NAMES"] = " ".join(args.names.split())
+    if not NOTEBOOK.exists():
+        raise NotebookError(f"{NOTEBOOK.name} does not exist: nothing to run")
+    # the names the run will print, given here or in the notebook: a font for them, or one line, now
+    ensure_fonts({**read_parameters(nbformat.read(NOTEBOOK, as_version=4)), **parameters})
+    start = time.perf_counter()
+    print(f"executing {NOTEBOOK.name} (data: {source.describe()}) ...", flush=True)
+    # the page header names the data for a reader; its hash is in the closing note
+    data_line = source.describe() if source.origin == "sample" else f"{source.name}: {source.rows:,} labelled rows"
+    about = {"data": data_line, "date": f"{date.today():%Y-%m-%d}"}
+    target = out / NOTEBOOK.name
+    nb = execute(NOTEBOOK, target, parameters, log=out / "report.log", about=about, cwd=cwd)
+    print(f"executed in {time.perf_counter() - start:.0f} s -> {display_path(target)}", flush=True)
+    if not args.no_pdf:
+        export_pdf(nb, out / "report.pdf")
+        print(f"wrote {display_path(out / 'report.pdf')}", flush=True)
+    if not args.quick:  # a QUICK run's first line says that the text describes the full run
+        print_verdict(nb, display_path(target))
+    return 0
 
 
 def display_path(path: Path) -> str:

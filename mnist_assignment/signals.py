@@ -1,13 +1,12 @@
-"""How the command lines end when they are told to stop.
-
-`kill PID` (SIGTERM) then ends a command the way Ctrl-C does: KeyboardInterrupt, which every command
-line turns into 'interrupted' and exit status 130, after the `finally` blocks have removed their
-temp files and locks. Python's default for SIGTERM is to die at once, leaving them behind.
+"""How the command lines end: an expected error in one line on stderr (exit 2), Ctrl-C or `kill PID`
+(SIGTERM) as 'interrupted' (exit 130), after the `finally` blocks have removed their temp files and
+locks. Python's default for SIGTERM is to die at once, leaving them behind.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 
 
 def interrupt_on_sigterm() -> None:
@@ -17,3 +16,16 @@ def interrupt_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def run_command(command, errors: tuple, describe=str) -> int:
+    """command()'s exit status; one of `errors` is 'error: ' + describe(err) on stderr and exit 2."""
+    interrupt_on_sigterm()
+    try:
+        return command()
+    except errors as err:
+        print(f"error: {describe(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

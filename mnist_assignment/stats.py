@@ -101,15 +101,8 @@ def finite(x) -> bool:
     return x is not None and math.isfinite(x)
 
 
-def epochs_to(history_epochs: list[dict], threshold: float) -> int | None:
-    for e in history_epochs:
-        if finite(e["val_acc"]) and e["val_acc"] >= threshold:
-            return e["epoch"]
-    return None
-
-
 def mean_std(values: list[float]) -> tuple[float, float]:
-    values = [v for v in values if v is not None and math.isfinite(v)]
+    values = [v for v in values if finite(v)]
     if not values:
         return math.nan, math.nan
     return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
@@ -129,7 +122,8 @@ def summarise(study: dict, name: str | None = None) -> pd.DataFrame:
     for value, runs in by_value(records(study)).items():
         ok = [r for r in runs if not r.diverged]
         final_m, final_s = mean_std([r.epochs[-1]["val_acc"] for r in ok])
-        to95 = [epochs_to(r.epochs, 0.95) for r in runs]
+        to95 = [next((e["epoch"] for e in r.epochs if finite(e["val_acc"]) and e["val_acc"] >= 0.95), None)
+                for r in runs]
         rows.append({
             "value": value,
             "final_val_acc": final_m, "final_val_acc_std": final_s,

@@ -9,8 +9,8 @@ requirements.txt, the Makefile and pyproject.toml less what needs the repository
 data/README.md and the bundled sample; never Kaggle's data, a venv, caches or the tests. Refused, in a
 line each: a notebook that is not a finished full run as the record its first cell keeps says
 (records.RUN; the parameters cell may have been edited since), a report.pdf not printed from it (the
-digest pdf.py stamps), and a run its text does not describe (claims.submission_problems: seeds, epochs,
-a study's values, the sample instead of Kaggle's file, a "Differs from the text:" line; claims.verify:
+digest pdf.py stamps), and a run its text does not describe (verify.submission_problems: seeds, epochs,
+a study's values, the sample instead of Kaggle's file, a "Differs from the text:" line; verify.verify:
 a sentence out of step with the run). --anyway zips the last kind all the same, for a team that
 changed the experiment on purpose and rewrites the text to match.
 """
@@ -27,11 +27,12 @@ from pathlib import Path
 
 import nbformat
 
-from . import claims, notebook_file, records
+from . import notebook_file, records, verify
 from .files import atomic_path, write_atomic
-from .notebook_file import ROOT, NotebookError, notebook_digest, read_parameters, set_parameters, unfinished
+from .notebook_file import ROOT, notebook_digest, read_parameters, set_parameters, unfinished
 from .pdf import ensure_fonts, export_pdf, pdf_digest
-from .team import DATE_LINE, PLACEHOLDER, TEAM_EXAMPLE, TEAM_LINE, TeamError, check_team, title_block
+from .signals import run_command
+from .team import DATE_LINE, PLACEHOLDER, TEAM_EXAMPLE, TEAM_LINE, check_team, title_block
 
 NOTEBOOK = notebook_file.NOTEBOOK.name
 TOP_FILES = [NOTEBOOK, "report.pdf", "requirements.txt", "pyproject.toml"]
@@ -40,14 +41,6 @@ HOW = f'make submission TEAM={TEAM_EXAMPLE} NAMES="Ada Lovelace, Alan Turing"'
 
 class SubmissionError(ValueError):
     pass
-
-
-def team_of(team: str) -> str:
-    """check_team, refusing as this module does."""
-    try:
-        return check_team(team)
-    except TeamError as err:
-        raise SubmissionError(str(err)) from None
 
 
 def title_output(nb):
@@ -84,7 +77,7 @@ def resolve_team(team: str | None, values: dict) -> str:
     if team == PLACEHOLDER or not team:
         raise SubmissionError(f"TEAM is {'still the placeholder ' + PLACEHOLDER if team else 'not set'}: "
                               f"pass the team's ids joined by '_' and your names, e.g. {HOW}")
-    return team_of(team)
+    return check_team(team)
 
 
 README = """# {team}: handwritten digit recognition on MNIST with PyTorch
@@ -194,16 +187,10 @@ def require_full_run(nb) -> None:
                               "run `make report` for the full run before `make submission`")
 
 
-def text_problems(nb) -> list[str]:
-    """One line per way the run differs from the one the text describes, or the text from the run."""
-    found = claims.submission_problems(nb) + claims.verify(nb, NOTEBOOK)
-    return list(dict.fromkeys(found))  # a difference both name is said once
-
-
 def refuse_other_run(nb, anyway: bool) -> None:
     """SubmissionError naming each difference between the run and its text, unless anyway; then they
     are printed and the zip is made."""
-    found = text_problems(nb)
+    found = list(dict.fromkeys(verify.submission_problems(nb) + verify.verify(nb, NOTEBOOK)))  # each said once
     if not found:
         return
     lines = "\n".join(f"  {line}" for line in found)
@@ -212,7 +199,7 @@ def refuse_other_run(nb, anyway: bool) -> None:
                               "committed parameters, or, if you changed the experiment on purpose, submit it with "
                               "`make submission ... ANYWAY=1` and rewrite the text to match")
     print(f"{NOTEBOOK} is not the run its text describes (submitted anyway: rewrite the text to match; "
-          f"`python -m mnist_assignment.claims {NOTEBOOK}` lists what no longer holds):\n{lines}", flush=True)
+          f"`python -m mnist_assignment.verify {NOTEBOOK}` lists what no longer holds):\n{lines}", flush=True)
 
 
 def check_pair(root: Path = ROOT) -> None:
@@ -232,7 +219,7 @@ def save_pair(nb, root: Path) -> None:
 
 
 def build(team: str, out: Path | None = None, root: Path = ROOT) -> Path:
-    team = team_of(team)
+    team = check_team(team)
     target = (out or root) / f"{team}.zip"
     files = members(root)
     cut = {Path("Makefile"): zip_makefile, Path("pyproject.toml"): zip_pyproject}  # the repository's parts left out
@@ -268,26 +255,26 @@ def main(argv=None, root: Path = ROOT) -> int:
     parser.add_argument("--anyway", action="store_true", help="zip a run that differs from the one the text "
                                                               "describes (the text is then yours to rewrite)")
     args = parser.parse_args(argv)
-    try:
-        if args.team is not None:
-            team_of(args.team)
-        members(root)
-        nb = nbformat.read(root / NOTEBOOK, as_version=4)
-        require_full_run(nb)  # before anything is written
-        refuse_other_run(nb, args.anyway)
-        values = read_parameters(nb)
-        team = resolve_team(args.team, values)
-        names = " ".join(args.names.split()) if args.names is not None else str(values.get("NAMES", ""))
-        ensure_fonts({**values, "NAMES": names})  # before printing: a font for them, or one line
-        if retitle(nb, team, names):
-            save_pair(nb, root)
-            print(f"wrote team {team}{' (' + names + ')' if names else ''} into {NOTEBOOK} and printed "
-                  "report.pdf again", flush=True)
-        check_pair(root)  # the pair as it is now
-        target = build(team, Path(args.out) if args.out else None, root)
-    except (SubmissionError, NotebookError, OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_command(lambda: run(args, root), (ValueError, OSError))  # SubmissionError, NotebookError among them
+
+
+def run(args, root: Path) -> int:
+    if args.team is not None:
+        check_team(args.team)
+    members(root)
+    nb = nbformat.read(root / NOTEBOOK, as_version=4)
+    require_full_run(nb)  # before anything is written
+    refuse_other_run(nb, args.anyway)
+    values = read_parameters(nb)
+    team = resolve_team(args.team, values)
+    names = " ".join(args.names.split()) if args.names is not None else str(values.get("NAMES", ""))
+    ensure_fonts({**values, "NAMES": names})  # before printing: a font for them, or one line
+    if retitle(nb, team, names):
+        save_pair(nb, root)
+        print(f"wrote team {team}{' (' + names + ')' if names else ''} into {NOTEBOOK} and printed "
+              "report.pdf again", flush=True)
+    check_pair(root)  # the pair as it is now
+    target = build(team, Path(args.out) if args.out else None, root)
     with zipfile.ZipFile(target) as archive:
         count = sum(not name.endswith("/") for name in archive.namelist())
     print(f"wrote {target.name} ({target.stat().st_size / 1e6:.1f} MB): {count} files in the folder {team}/")

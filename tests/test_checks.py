@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE_TEST, SAMPLE_TRAIN
 
-from mnist_assignment import checks, data, records
+from mnist_assignment import checks, records
 
 GOOD = dict(DATA=checks.DEFAULT_DATA, QUICK=False, SEEDS=3, EPOCHS=20, WORKERS=None,
             TEAM="id1_id2_id3", NAMES="", COURSE="Deep learning")
@@ -20,9 +20,7 @@ def folder(tmp_path, monkeypatch):
     """A notebook's folder with Kaggle-style files in data/ (the sample's)."""
     (tmp_path / "data").mkdir()
     for source, name in ((SAMPLE_TRAIN, "train.csv.gz"), (SAMPLE_TEST, "test.csv.gz")):
-        data.load_digits(source)  # its binary cache, made once: copied with the file (mtime kept), it holds
         shutil.copy2(source, tmp_path / "data" / name)
-        shutil.copy2(data._cache_path(source), data._cache_path(tmp_path / "data" / name))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -147,7 +145,6 @@ def test_the_checks_parse_nothing_and_ask_the_system_nothing(folder, monkeypatch
     import pandas as pd
 
     monkeypatch.setattr(pd, "read_csv", lambda *a, **k: pytest.fail("the checks parsed a CSV"))
-    (folder / "data" / data._cache_path(Path("train.csv.gz")).name).unlink()  # no binary cache to fall back on
     run = checks.check_run(**GOOD)
     assert run.source.rows == 8000 and not hasattr(run, "images")
     code = "import sys, mnist_assignment.checks; print(sorted(m for m in sys.modules if m.startswith('mnist_') ))"

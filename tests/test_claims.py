@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from mnist_assignment import claims, records, stats
+from mnist_assignment import claims, records, stats, verify
 from mnist_assignment.claims import check, claim, fact, ranking, setup, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,14 +160,14 @@ def test_submission_problems_name_a_setup_that_differs_and_a_contradicted_claim(
     capsys.readouterr()
     nb = notebook_of("## 4 Baseline", "Over 3 seeds.", shown[0][1], "B ends below a; it reaches 97.44% at 0.1.",
                      shown[1][1])
-    assert claims.submission_problems(nb) == [
+    assert verify.submission_problems(nb) == [
         'cell 2 (4 Baseline): the text describes "over 3 seeds", this run 2',
         'cell 4 (4 Baseline): Differs from the text: "b ends below a": the text says below, this run above']
 
 
 def test_a_run_that_agrees_has_no_submission_problems(shown, capsys):
     check(setup("over [3] seeds", "3"), fact("reaches [97.44]% at 0.1", "97.40"))
-    assert claims.submission_problems(notebook_of("## 4 Baseline", "Over 3 seeds.", shown[0][1])) == []
+    assert verify.submission_problems(notebook_of("## 4 Baseline", "Over 3 seeds.", shown[0][1])) == []
 
 
 # ---------------------------------------------------------------- one seed
@@ -307,7 +307,7 @@ def verify_file(tmp_path, nb, capsys):
     """(exit code, stdout lines, stderr) of the verifier on nb saved to a file."""
     path = tmp_path / "run.ipynb"
     nbformat.write(nb, path)
-    code = claims.main([str(path)])
+    code = verify.main([str(path)])
     out, err = capsys.readouterr()
     return code, out.splitlines(), err
 
@@ -316,7 +316,7 @@ def test_a_notebook_whose_text_agrees_passes(tmp_path, capsys):
     code, out, _ = verify_file(tmp_path, notebook(), capsys)
     path = tmp_path / "run.ipynb"
     assert code == 0 and out == [f"{path}: all 6 claims in 2 paragraphs agree with the run it records"]
-    assert claims.verify(notebook()) == []
+    assert verify.verify(notebook()) == []
 
 
 SWAPPED = LR_TEXT.replace("96.58 ± 0.08", "X").replace("97.44 ± 0.07", "96.58 ± 0.08").replace("X", "97.44 ± 0.07")
@@ -328,7 +328,7 @@ SWAPPED = LR_TEXT.replace("96.58 ± 0.08", "X").replace("97.44 ± 0.07", "96.58 
     (LR_TEXT.replace("At 0.3", "At 0.35"), ["At 0.3 every seed diverged"]),
 ])
 def test_an_edit_of_a_bound_phrase_is_caught(edited, phrases):
-    lines = claims.verify(notebook(lr_text=edited))
+    lines = verify.verify(notebook(lr_text=edited))
     missing = [f'cell 4 (5.1 Learning rate): the text no longer has the phrase "{p}"' for p in phrases]
     assert lines[:len(missing)] == missing and lines[len(missing):]  # and the edited numbers are now unbound
 
@@ -339,7 +339,7 @@ def test_an_edit_of_a_bound_phrase_is_caught(edited, phrases):
     (LR_TEXT.replace("0.1 is better than 0.01 by", "0.1 is worse than 0.01 by"), ["0.1", "worse", "0.01", "+0.86"]),
 ])
 def test_a_number_or_verdict_word_outside_every_bound_phrase_is_caught(edited, loose):
-    lines = [line for line in claims.verify(notebook(lr_text=edited)) if "no longer has" not in line]
+    lines = [line for line in verify.verify(notebook(lr_text=edited)) if "no longer has" not in line]
     assert [line.split('"')[1] for line in lines] == loose
     assert all(line.startswith("cell 4 (5.1 Learning rate): ") and "is in no phrase a check cell binds" in line
                for line in lines)
@@ -347,7 +347,7 @@ def test_a_number_or_verdict_word_outside_every_bound_phrase_is_caught(edited, l
 
 def test_references_and_headings_are_not_claims():
     nb = notebook(lr_text=LR_TEXT + " Figure 5.1 and Tables 5.1 and 5.2 show it; see section 4.")
-    assert claims.verify(nb) == []
+    assert verify.verify(nb) == []
 
 
 @pytest.mark.parametrize("how", ["cleared", "deleted"])
@@ -357,24 +357,27 @@ def test_a_paragraph_whose_check_cell_is_gone_is_caught(how):
         nb.cells[5].outputs = []
     else:
         del nb.cells[5]
-    assert claims.verify(nb) == ["cell 4 (5.1 Learning rate): the paragraph states numbers or verdicts, and no "
+    assert verify.verify(nb) == ["cell 4 (5.1 Learning rate): the paragraph states numbers or verdicts, and no "
                                  "check cell under it recorded any (deleted, or its outputs cleared)"]
 
 
 def test_a_phrase_without_its_subject_is_caught():
     items = [*lr_items()[:3], claim("At [0.3] every seed diverged", "0.3"), fact("[97.44 ± 0.07]%", "97.44 ± 0.07")]
-    assert claims.verify(notebook(items=items)) == [
+    assert verify.verify(notebook(items=items)) == [
         'cell 4 (5.1 Learning rate): the phrase "[97.44 ± 0.07]%" does not say what its value is of '
         "(it needs two words or more outside its brackets)"]
 
 
 def test_a_phrase_is_found_only_as_whole_words_and_numbers():
-    assert claims.contains("so at 1, every seed", "at 1") and claims.contains("lifts it (to 97.44%)", "97.44%)")
-    assert not claims.contains("at 10 every seed", "at 1") and not claims.contains("that 1 every seed", "at 1 every")
+    def found(text, phrase):
+        return verify.phrase_pattern(phrase).search(text) is not None
+
+    assert found("so at 1, every seed", "at 1") and found("lifts it (to 97.44%)", "97.44%)")
+    assert not found("at 10 every seed", "at 1") and not found("that 1 every seed", "at 1 every")
 
 
 def test_a_text_that_does_not_describe_the_recorded_run_is_caught():
-    assert claims.verify(notebook(items=lr_items(high="97.40 ± 0.06"))) == [
+    assert verify.verify(notebook(items=lr_items(high="97.40 ± 0.06"))) == [
         'cell 4 (5.1 Learning rate): "at 0.1 it is 97.44 ± 0.07%": the text says 97.44 ± 0.07, '
         "this run recorded 97.40 ± 0.06"]
 
@@ -382,7 +385,7 @@ def test_a_text_that_does_not_describe_the_recorded_run_is_caught():
 def test_the_heading_in_the_paragraphs_own_cell_names_it():
     nb = notebook()
     nb.cells[6].source = BATCH_TEXT.replace("flat", "rising")
-    assert claims.verify(nb) == ['cell 6 (5.2 Batch size): the text no longer has the phrase '
+    assert verify.verify(nb) == ['cell 6 (5.2 Batch size): the text no longer has the phrase '
                                  '"the accuracy is flat from 64 to 256"',
                                  'cell 6 (5.2 Batch size): "rising" is in no phrase a check cell binds '
                                  '("…4.2 s, and the accuracy is rising from 64 to 256.")',
@@ -414,7 +417,7 @@ def test_a_file_that_is_not_a_notebook_is_one_error_line(tmp_path, capsys, conte
         path.write_bytes(content)
     elif content is not None:
         path.write_text(content)
-    assert claims.main([str(path)]) == 2
+    assert verify.main([str(path)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith(f"error: {path}: ") and len(err.splitlines()) == 1
     assert "Traceback" not in err
@@ -445,7 +448,7 @@ def test_a_check_cell_in_a_kernel_records_its_claims_and_shows_only_what_differs
                                                         "text": "1.5", "got": "1.5", "status": "agrees"}
     assert [o.output_type for o in moves] == ["stream", "display_data"]
     assert moves[0].text == "This run: went from 1.6 to — the conclusions above hold.\n"
-    assert claims.verify(nb) == ['cell 2 (2 Moves): "went from 1.5 to": the text says 1.5, this run recorded 1.6']
+    assert verify.verify(nb) == ['cell 2 (2 Moves): "went from 1.5 to": the text says 1.5, this run recorded 1.6']
 
     exporter = HTMLExporter()
     exporter.exclude_input = True
@@ -486,7 +489,7 @@ def test_a_students_one_seed_run_without_a_value_runs_through_saying_each_thing_
     assert said(2) == ["This run: is over 1 seeds; the text describes is over 3 seeds."]
     assert said(4) == [claims.ONE_SEED, "Not in this run: lr 0.3; the text's sentences about it are not checked."]
     assert said(6) == []
-    assert claims.submission_problems(nb) == ['cell 2 (4 Baseline): the text describes "is over 3 seeds", this run 1']
+    assert verify.submission_problems(nb) == ['cell 2 (4 Baseline): the text describes "is over 3 seeds", this run 1']
 
 
 def test_the_verifier_runs_as_a_module(tmp_path):
@@ -494,7 +497,7 @@ def test_the_verifier_runs_as_a_module(tmp_path):
 
     path = tmp_path / "run.ipynb"
     nbformat.write(notebook(), path)
-    done = subprocess.run([sys.executable, "-m", "mnist_assignment.claims", str(path)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "mnist_assignment.verify", str(path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "all 6 claims in 2 paragraphs agree" in done.stdout and done.stderr == ""
 

@@ -23,7 +23,7 @@ def test_check_data_accepts_a_good_file(cli):
     result = cli("check-data", SAMPLE_TRAIN, "--kind", "train")
     assert result.returncode == 0, result.stderr
     assert "rows: 8,000" in result.stdout and "class counts" in result.stdout
-    # the hash the cache key computed, printed without reading the file a second time
+    # the sha256 of the file it read
     assert f"sha256: {hashlib.sha256(Path(SAMPLE_TRAIN).read_bytes()).hexdigest()}" in result.stdout
 
 

@@ -1,5 +1,4 @@
 import gzip
-import os
 
 import numpy as np
 import pytest
@@ -207,47 +206,6 @@ def test_gzip_integrity(tmp_path):
     fake = tmp_path / "fake.csv.gz"
     fake.write_text("label,pixel0\n")
     expect(fake, "not gzip data")
-
-
-def test_no_partial_result_and_no_cache_for_a_bad_file(tmp_path, sample_lines):
-    path = write(tmp_path / "train.csv", with_cell(sample_lines, 20, 784, "300"))
-    expect(path, "row 20, column pixel783")
-    assert not data._cache_path(path).exists()
-
-
-def test_cache_is_used_and_rebuilt_when_stale_or_corrupt(tmp_path, sample_lines, monkeypatch):
-    path = write(tmp_path / "train.csv", sample_lines)
-    first = load_digits(path)
-    cache = data._cache_path(path)
-    assert cache.exists()
-    calls = []
-    real_parse = data._parse
-    monkeypatch.setattr(data, "_parse", lambda *a: calls.append(1) or real_parse(*a))
-    again = load_digits(path)
-    assert calls == [] and np.array_equal(first[0], again[0])
-    # corrupt cache: rebuilt, not trusted
-    cache.write_bytes(cache.read_bytes()[:1000])
-    assert np.array_equal(load_digits(path)[0], first[0]) and calls == [1]
-    # stale cache: the source changed (same size, new content) -> parsed again
-    changed = with_cell(sample_lines, 1, 300, "7" if cells(sample_lines[1])[300] != "7" else "8")
-    write(path, changed)
-    st = os.stat(path)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    images, _ = load_digits(path)
-    assert calls == [1, 1] and images[0, 299] == int(cells(changed[1])[300])
-
-
-def test_cache_with_forged_arrays_is_not_trusted(tmp_path, sample_lines):
-    path = write(tmp_path / "train.csv", sample_lines)
-    images, _ = load_digits(path)
-    cache = data._cache_path(path)
-    with np.load(cache) as npz:
-        parts = dict(npz)
-    parts["images"] = parts["images"].copy()
-    parts["images"][0, 0] = 99
-    with open(cache, "wb") as f:
-        np.savez(f, **parts)
-    assert load_digits(path)[0][0, 0] == images[0, 0]
 
 
 def test_the_leakage_count_is_about_the_notebooks_own_split(nb, sample):

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_assignment import parallel
 from mnist_assignment.parallel import RunFailed, map_runs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -253,7 +252,8 @@ def test_an_attribute_is_never_taken_for_a_global_of_that_name(tmp_path):
         "be copied to another process; define it inside the function or leave it out")
 
 
-@pytest.mark.parametrize("cores, workers", [(None, 1), (1, 1), (3, 3), (64, 8)])
-def test_default_workers_is_one_per_core_at_most_eight(monkeypatch, cores, workers):
+@pytest.mark.parametrize("cores, here", [(None, True), (1, True), (2, False)])
+def test_without_a_worker_count_one_core_runs_here_and_more_start_workers(cell, monkeypatch, cores, here):
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
-    assert parallel.default_workers() == workers
+    [(pid, *_)] = map_runs(cell.train, [("pid", 0)], log=lambda line: None)
+    assert (pid == os.getpid()) == here

@@ -30,9 +30,7 @@ def quick_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("records")
     (folder / "data").mkdir()
     for source, name in ((SAMPLE_TRAIN, "train.csv.gz"), (SAMPLE_TEST, "test.csv.gz")):
-        data.load_digits(source)  # the binary cache, copied with the file (mtime kept) so the kernel need not parse
         shutil.copy2(source, folder / "data" / name)
-        shutil.copy2(data._cache_path(source), data._cache_path(folder / "data" / name))
     cells = [nbformat.v4.new_markdown_cell("# A run"),
              nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
              nbformat.v4.new_code_cell(CHECKS),
@@ -44,7 +42,7 @@ def quick_run(tmp_path_factory):
 
 def test_the_executed_notebook_keeps_what_the_kernel_ran(quick_run):
     (record,) = records.find(quick_run, records.RUN)
-    sha256 = data.load_hashed(SAMPLE_TRAIN)[2]
+    sha256 = data.load_source(SAMPLE_TRAIN)[2].sha256
     assert record == {"quick": True, "seeds": 1, "epochs": 2, "data": "data/train.csv.gz", "rows": 8000,
                       "sha256": sha256}
     banner = "".join(o.text for o in quick_run.cells[2].outputs if o.output_type == "stream")
