@@ -341,3 +341,11 @@ def trend(values) -> str:
         return "rising"
     return "flat"
 
+
+
+if __name__ == "__main__":  # the verifier's older spelling, `python -m mnist_assignment.claims NOTEBOOK`
+    import sys
+
+    from mnist_assignment.verify import main
+
+    sys.exit(main())
