@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -77,6 +77,7 @@ class Claim:
     kind: str
     phrase: str
     got: object
+    data: bool = False  # a setup of the data (its rows), not of the experiment: see setup()
 
     @property
     def texts(self) -> list[str]:
@@ -127,9 +128,12 @@ def verdict(phrase: str, got) -> Claim:
     return c
 
 
-def setup(phrase: str, got) -> Claim:
-    """A setting the text describes (seeds, epochs, data rows, a study's values)."""
-    return bound("setup", phrase, got)
+def setup(phrase: str, got, data: bool = False) -> Claim:
+    """A setting the text describes (seeds, epochs, a study's values). data=True: the data it ran on (its
+    rows): named in the setup line when it differs, but the text's facts and claims are still judged, as on
+    a grader's own copy of Kaggle's file: another copy of the digits moves numbers, and a conclusion that
+    changes with the data must still be said."""
+    return replace(bound("setup", phrase, got), data=data)
 
 
 # ---------------------------------------------------------------- judging a claim against this run
@@ -273,7 +277,7 @@ def evaluate(items) -> list[Judged]:
     for i, c in enumerate(items):
         if c.kind == "setup":
             judged[i] = j = judge(c, False)
-            _SETUPS[c.phrase] = j.status == "differs"
+            _SETUPS[c.phrase] = j.status == "differs" and not c.data
     other = other_setup()
     for i, c in enumerate(items):
         if c.kind != "setup":

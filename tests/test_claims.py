@@ -146,6 +146,18 @@ def test_a_setup_that_differs_is_one_line_and_the_facts_fall_silent(capsys, show
         "Differs from the text: a is worse than b: the text says worse, this run better, +1.20 [+0.70, +1.70] points."]
 
 
+def test_other_data_is_named_and_the_text_is_still_judged(capsys, shown):
+    """The committed configuration on other data (the bundled sample, a grader's copy): the line names the rows,
+    a moved number is a quiet line, and a conclusion that changed is said."""
+    out = printed(capsys, setup("on [42,000] images", "8,000", data=True), fact("reaches [97.44]% after 20", "93.77"),
+                  claim("every seed ends [above] 95%", "not above"))
+    assert out == ["This run: on 8,000 images; the text describes on 42,000 images.",
+                   "Differs from the text: every seed ends above 95%: the text says above, this run not above.",
+                   "This run: reaches 93.77% after 20."]
+    assert not claims.other_setup()
+    assert [c["status"] for c in shown[0][1]["claims"]] == ["differs", "moved", "differs"]
+
+
 def test_the_setup_line_goes_when_the_cell_runs_again_on_the_texts_setup(capsys):
     printed(capsys, setup("over [3] seeds", "2"))
     assert claims.other_setup()
