@@ -210,7 +210,7 @@ def test_pdf_reads_as_a_report(quick_run):
         starts.append(found[1])
     assert starts == sorted(starts)
     for k, heading in enumerate(SECTIONS):
-        if heading == "2. Architecture":  # its print(model) is the picture: no figure of its own
+        if heading in ("2. Architecture", "3. The training loop"):  # code sections: print(model), the loop
             continue
         end = starts[k + 1] if k + 1 < len(starts) else len(pages) - 1
         assert sum(n for _, n in pages[starts[k]:end + 1]) >= 1, f"no figure in {heading!r}"
