@@ -28,7 +28,7 @@ BROWSERS = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stab
 
 PRINT_CSS = """
 <style>
-@page { size: A4; margin: 12mm 12mm 14mm 12mm;
+@page { size: A4; margin: 10mm 11mm 12mm 11mm;
         @bottom-center { content: "page " counter(page) " of " counter(pages); font: 8pt sans-serif; } }
 :root { --jp-content-font-size1: 12px; --jp-content-line-height: 1.33; --jp-ui-font-size1: 11px;
         --jp-code-font-size: 9.5px; --jp-code-line-height: 1.2; --jp-code-padding: 2px 4px;
@@ -42,10 +42,10 @@ body { font-size: 9pt; }
 /* code: small monospace on a light ground, every line printed, long ones wrapped */
 .jp-InputArea-editor { border: none !important; background: #f6f6f4 !important; }
 .jp-InputArea pre, .jp-OutputArea-output pre, .jp-RenderedMarkdown pre {
-  font-size: 6.9pt !important; line-height: 1.18 !important; margin: 0; padding: 2px 4px;
+  font-size: 6.7pt !important; line-height: 1.16 !important; margin: 0; padding: 2px 4px;
   white-space: pre-wrap !important; word-break: break-word; }
-/* source a cell displays as Markdown (the NumPy network's) in the code font too: the lab CSS gives an output's
-   pre the font of its container, the prose font for a Markdown output */
+/* code a cell displays as Markdown in the code font too: the lab CSS gives an output's pre the font of its
+   container, the prose font for a Markdown output */
 .jp-RenderedMarkdown pre { font-family: var(--jp-code-font-family) !important; }
 .jp-OutputArea-output { padding: 0 !important; margin-top: 2px; }
 .jp-RenderedText pre { color: #222; }

@@ -290,7 +290,7 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, path=None, title: str | No
     from sklearn.metrics import confusion_matrix
 
     matrix = confusion_matrix(y_true, y_pred, labels=range(10))
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 2.7), gridspec_kw={"width_ratios": [1.2, 1]})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 2.3), gridspec_kw={"width_ratios": [1.2, 1]})
     shown = np.where(np.eye(10, dtype=bool), 0, matrix)  # errors stand out when the diagonal is blank
     ax1.imshow(shown, cmap="Greys")
     for (i, j), count in np.ndenumerate(matrix):

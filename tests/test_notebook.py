@@ -20,7 +20,7 @@ SECTIONS = ["1. Data preparation", "2. Architecture", "3. The training loop", "4
 FIGURES = ["samples", "baseline_curves", "baseline_iterations",
            "lr_curves", "batch_curves", "batch_curves_steps", "regularization_curves", "dropout_curves",
            "adam_curves", "cnn_curves", "confusion", "mistakes", "early_stopping",
-           "optimizer_curves", "norm_curves", "numpy_curves"]
+           "optimizer_curves", "norm_curves"]
 QUICK_OUT = Path("build") / "quick"  # a QUICK run's copy of the notebook and its PDF
 QUICK_FIGURES = QUICK_OUT / "figures"  # and its figures, away from the committed figures/
 ABSOLUTE = re.compile(r"(?<![\w.~])(/(home|root|tmp|work|Users|var|opt|mnt)/|[A-Z]:\\\\)")
@@ -200,7 +200,7 @@ def test_pdf_reads_as_a_report(quick_run):
     assert "bench/" not in text and "make test" not in text
     assert "(s)" not in text
     # the extensions show their results, their code stays in the notebook; no package source is printed
-    assert "class CNN(" not in text and "def train_early_stopping(" not in text and "loss_and_grads" not in text
+    assert "class CNN(" not in text and "def train_early_stopping(" not in text and "fit_numpy(" not in text
     # shown code is set in the code font
     assert code_fonts and all("Mono" in str(font) for font in code_fonts), code_fonts
     starts = []
