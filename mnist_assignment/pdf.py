@@ -62,9 +62,11 @@ h1, h2, h3, h4 { break-after: avoid; }
   table-layout: auto; break-inside: avoid; }
 .jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 1px 5px !important; line-height: 1.2 !important; }
 .jp-RenderedHTMLCommon td { white-space: nowrap; }
-/* a table of nine or more columns (three comparisons, as Table 7.3) in smaller type, to stay within the page */
+/* a table of eight or more columns (two comparisons, as Table 5.1) in smaller type, nine or more smaller still,
+   to stay within the page: a comparison cell ("+0.63 [+0.00, +1.26] too close to call") does not wrap */
+.jp-RenderedHTMLCommon table:has(tr > :nth-child(8)) { font-size: 6.8pt !important; }
 .jp-RenderedHTMLCommon table:has(tr > :nth-child(9)) { font-size: 6.4pt !important; }
-.jp-RenderedHTMLCommon table:has(tr > :nth-child(9)) td, .jp-RenderedHTMLCommon table:has(tr > :nth-child(9)) th {
+.jp-RenderedHTMLCommon table:has(tr > :nth-child(8)) td, .jp-RenderedHTMLCommon table:has(tr > :nth-child(8)) th {
   padding: 1px 3px !important; }
 .jp-RenderedHTMLCommon caption, table.dataframe caption { font-size: 9pt; font-weight: bold; text-align: left;
   padding: 2px 0; caption-side: top; }

@@ -237,16 +237,16 @@ def accuracy_axis(ax):
     logit = lambda p: math.log(p / (1 - p))  # noqa: E731
     expit = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
     margin = max(logit(high) - logit(low), 0.5) * 0.08
-    bottom, top = max(0.005, expit(logit(low) - margin)), min(0.9995, expit(logit(high) + margin))
+    bottom, top = max(0.005, expit(logit(low) - margin)), min(0.99995, expit(logit(high) + margin))
     ax.set_ylim(bottom, top)
     # the roundest values first (90%, 99%), then finer ones where they fit
-    ticks = spaced((0.99, 0.9, 0.5, 0.1, 0.999, 0.98, 0.95, 0.8, 0.2, 0.97, 0.7, 0.3, 0.995, 0.96, 0.94, 0.85, 0.05,
-                    0.985, 0.975, 0.93, 0.92, 0.01), bottom, top, logit)
+    ticks = spaced((0.99, 0.9, 0.5, 0.1, 0.999, 0.9999, 0.98, 0.95, 0.8, 0.2, 0.97, 0.7, 0.3, 0.995, 0.96, 0.94,
+                    0.85, 0.05, 0.985, 0.975, 0.93, 0.92, 0.01), bottom, top, logit)
     ax.yaxis.set_major_locator(FixedLocator(sorted(ticks)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:g}%"))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_ylabel("accuracy")
-    ax.set_title(ax.get_title() + " (logit axis)")
+    ax.set_title(ax.get_title() + " (scale stretched near 100%)")
 
 
 @sized

@@ -19,7 +19,7 @@ SECTIONS = ["1. Data preparation", "2. Architecture", "3. The training loop", "4
             "5. Analysis", "6. Bonus", "7. Extensions", "8. Conclusions"]
 FIGURES = ["samples", "baseline_curves", "baseline_iterations",
            "lr_curves", "batch_curves", "batch_curves_steps", "regularization_curves", "dropout_curves",
-           "adam_curves", "cnn_curves", "confusion", "mistakes", "early_stopping",
+           "adam_curves", "cnn_curves", "confusion", "early_stopping",
            "optimizer_curves", "norm_curves"]
 QUICK_OUT = Path("build") / "quick"  # a QUICK run's copy of the notebook and its PDF
 QUICK_FIGURES = QUICK_OUT / "figures"  # and its figures, away from the committed figures/
