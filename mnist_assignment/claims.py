@@ -161,7 +161,7 @@ _ONE_SEED: list[str] = []  # the first verdict phrase of the cell that said ONE_
 
 
 def reset() -> None:
-    """Forget the setups and the one-seed line (a fresh kernel; tests)."""
+    """Forget the setups and the one-seed line (tests: a fresh state between cases)."""
     _SETUPS.clear()
     _ONE_SEED.clear()
 
@@ -347,7 +347,7 @@ def trend(values) -> str:
 
 
 
-if __name__ == "__main__":  # the verifier's older spelling, `python -m mnist_assignment.claims NOTEBOOK`
+if __name__ == "__main__":  # `python -m mnist_assignment.claims NOTEBOOK` runs the verifier too (scripts call it so)
     import sys
 
     from mnist_assignment.verify import main

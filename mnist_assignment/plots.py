@@ -3,7 +3,7 @@
 Every function draws one figure, saves it as PNG (when given a path) and returns it. Lines
 differ by style and marker as well as colour, so the figures read in grayscale too. Figures are
 drawn at the size they print at (at most WIDTH inches, an A4 page's text width) with fonts of
-7-9 pt, at DPI dots per inch; the report prints each image at its drawn size (report.to_html).
+7-9 pt, at DPI dots per inch; the report prints each image at its drawn size (pdf.to_html).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from .files import atomic_path
 from .stats import by_value, mean_curve, records
 
 WIDTH = 7.2  # inches: an A4 page's text width between 12 mm margins is 7.3
-HALF = 3.55  # two of these side by side fill a line
 DPI = 200
 RC = {"figure.dpi": DPI, "savefig.dpi": DPI, "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 7.5,
       "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7, "figure.titlesize": 9,

@@ -2,7 +2,7 @@
 
 A cell displays a record under a mime type of this project (application/vnd.mnist-...+json) with an
 empty text/plain beside it: Jupyter, VS Code and nbconvert know no renderer for the type and fall
-back on the empty text, so nothing shows; report.py leaves these outputs out of the PDF altogether.
+back on the empty text, so nothing shows; pdf.py leaves these outputs out of the PDF altogether.
 The executed notebook then says what its kernel actually did (the run's parameters after QUICK,
 the data it read; each check cell's claims and how they fared), and `make submission` and the
 claims verifier judge from that, not from cells that may have been edited since.

@@ -1,6 +1,6 @@
 """Execute the notebook with parameters, then print it to report.pdf (pdf.py).
 
-python -m mnist_assignment.report [--data PATH] [--quick] [--out DIR] [--seeds N] [--epochs N] [--team IDS]
+python -m mnist_assignment.report [--data PATH] [--quick] [--out DIR] [--seeds N] [--epochs N] [--no-pdf] [--team IDS]
                                   [--names "A, B, C"]
 python -m mnist_assignment.report --pdf-only [--out DIR]   (print the executed notebook again, no rerun)
 
@@ -148,7 +148,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--team", help="the team's ids joined by '_' (written into the notebook's TEAM parameter)")
     parser.add_argument("--names", help="the team members' names (written into the notebook's NAMES parameter)")
-    parser.add_argument("--no-pdf", action="store_true")
+    parser.add_argument("--no-pdf", action="store_true", help="execute only; do not print report.pdf")
     parser.add_argument("--pdf-only", action="store_true", help="print the executed notebook to PDF again, no rerun")
     args = parser.parse_args(argv)
     return run_command(lambda: run(args), (ValueError, OSError))  # NotebookError, DataError, FontError among them

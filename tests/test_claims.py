@@ -75,7 +75,7 @@ def test_a_verdict_takes_a_word_and_optionally_its_effect():
     with pytest.raises(ValueError, match="signed number of points"):
         verdict("16 is [better] than 64 ([0.72] points", None)
     with pytest.raises(TypeError, match="stats.Comparison"):
-        check(verdict("16 is [better] than 64", "better"))  # the old API's word: a mistake, said as such
+        check(verdict("16 is [better] than 64", "better"))  # a bare word, no Comparison: refused
 
 
 # ---------------------------------------------------------------- what a check cell prints

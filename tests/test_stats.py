@@ -131,7 +131,7 @@ def test_the_summary_row_holds_the_means_the_tables_show():
 
 def test_the_gap_uses_the_final_model_on_the_training_part_when_the_loop_measured_it():
     measured = stats.summarise({"x": [history(0.96, train_acc_eval=0.99), history(0.97, train_acc_eval=0.98)]})
-    running = stats.summarise({"x": [history(0.96), history(0.97)]})  # an older history: the epoch's average
+    running = stats.summarise({"x": [history(0.96), history(0.97)]})  # no train_acc_eval: the running average
     assert stats.gap(stats.row(measured, "x")) == pytest.approx(0.985 - 0.965)
     assert stats.gap(stats.row(running, "x")) == pytest.approx(0.01)
 
