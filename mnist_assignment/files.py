@@ -104,21 +104,6 @@ def take_lock(lock: Path, busy: Callable[[str], str], again: bool = False) -> bo
     raise BusyError(f"{lock.parent}: could not take its lock file {lock.name}")
 
 
-@contextlib.contextmanager
-def exclusive(folder: str | Path):
-    """Hold folder/.lock while writing a run's outputs there: a second run into the same folder is
-    refused in one line instead of mixing its files with the first one's. A lock left by a killed
-    process is taken over."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = folder / ".lock"
-    take_lock(lock, lambda pid: f"{folder} is in use by another run (pid {pid}); wait for it or choose another --out")
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
 def hold(folder: str | Path, what: str) -> Path:
     """Take folder/.lock for as long as this process lives (a notebook kernel: its Run Alls).
 

@@ -96,17 +96,15 @@ def value_label(value) -> str:
 
 
 @sized
-def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
-                 steps_per_epoch=None, title: str | None = None, order: list | None = None,
+def study_curves(study: dict, factor: str, path=None, x: str = "epoch", steps_per_epoch=None, title: str | None = None,
                  metrics: tuple = ("train_loss", "val_loss", "train_acc", "val_acc"), bands: bool = True,
                  mark: tuple | None = None):
     """Loss and accuracy curves, one line per value, mean ± std over seeds: 2x2 (training and validation loss
     and accuracy), or one row when `metrics` names two of them.
 
     study: {value: [history per seed]}, as the notebook's run_study returns it.
-    x: "epoch", "steps" (optimizer steps; needs steps_per_epoch(value)) or "seconds".
-    title: the figure's caption ("Figure 5.1: ..."); order: the study's values, so that a value keeps
-    its colour when a figure shows only some of them. bands: False draws the means only (for many
+    x: "epoch" or "steps" (optimizer steps; needs steps_per_epoch(value)).
+    title: the figure's caption ("Figure 5.1: ..."). bands: False draws the means only (for many
     overlapping curves). mark: (x, label), a dotted vertical line on the accuracy panels.
     Accuracy is drawn on a logit axis: every curve stays in view, from chance level to the last
     tenths of a percent, where the differences between good settings are.
@@ -116,9 +114,7 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
     fig, axes = plt.subplots(rows, 2, figsize=(WIDTH, 2.85 if rows == 2 else 1.9), sharex=True, squeeze=False)
     panels = list(zip(axes.flat, metrics))
     groups = by_value(records(study))
-    order = order or list(groups)
-    for value, runs in groups.items():
-        i = order.index(value) if value in order else len(order)
+    for i, (value, runs) in enumerate(groups.items()):
         diverged = sum(r.diverged for r in runs)
         label = value_label(value) + (f" (diverged {diverged}/{len(runs)})" if diverged else "")
         if diverged == len(runs):  # nothing was measured after the blow-up: a legend entry, no curve drawn
@@ -126,20 +122,14 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch",
             continue
         for ax, metric in panels:
             mean, std = mean_curve(runs, metric)
-            epochs = np.arange(1, len(mean) + 1)
-            if x == "steps":
-                xs = epochs * steps_per_epoch(value)
-            elif x == "seconds":
-                xs = np.cumsum(np.mean([[e["seconds"] for e in r.epochs[:len(epochs)]] for r in runs], axis=0))
-            else:
-                xs = epochs
+            xs = np.arange(1, len(mean) + 1) * (steps_per_epoch(value) if x == "steps" else 1)
             kw = style(i, value)
             if np.isfinite(mean).sum() < 2:  # a run that diverged at once leaves no curve to mark
                 kw["markevery"] = None
             line, = ax.plot(xs, mean, label=label if ax is panels[0][0] else None, **kw)
             if bands and len(runs) > 1:
                 ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
-    xlabel = {"epoch": "epoch", "steps": "optimizer steps", "seconds": "training time (s)"}[x]
+    xlabel = {"epoch": "epoch", "steps": "optimizer steps"}[x]
     for ax, metric in panels:  # (not `title`: the figure's caption)
         ax.set_title(names[metric])
         ax.grid(alpha=0.3)

@@ -76,7 +76,9 @@ def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600, l
     set_parameters(nb, parameters)
     target.parent.mkdir(parents=True, exist_ok=True)
     sockets = tempfile.TemporaryDirectory(prefix="mnist-kernel-")
+    # shut down at once, not by message: a kernel told to stop in the middle of a cell prints a traceback
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", config=kernel_config(Path(sockets.name)),
+                            shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(cwd)}})
     try:
         client.execute(env=kernel_env())  # passed on to the kernel's start
@@ -89,6 +91,12 @@ def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600, l
             write_atomic(log, re.sub(r"\x1b\[[0-9;]*m", "", str(err)))
         raise NotebookError(f"the notebook failed in {where}: {cause.splitlines()[0][:200]}"
                             + (f" (full trace in {log.name})" if log is not None else "")) from None
+    except (Exception, KeyboardInterrupt):
+        # Ctrl-C or SIGTERM: nbclient's own handler shuts the kernel down, and the run then fails in whatever
+        # step it was in; the user asked for it to stop, and that is what they are told
+        if getattr(client, "_async_cleanup_kernel_future", None) is not None:
+            raise KeyboardInterrupt from None
+        raise
     finally:
         sockets.cleanup()
         drop_stale_lock(cwd / ".lock")  # the kernel is gone; its lock must not outlive it

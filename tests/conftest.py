@@ -38,7 +38,7 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def nb():
-    """The notebook's graded code (its cells tagged export), as the command line runs it."""
+    """The notebook's graded code (its cells tagged export), loaded from the .ipynb."""
     return notebook_code.load()
 
 

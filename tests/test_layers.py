@@ -58,4 +58,4 @@ def test_each_helper_has_one_home():
         homes = [p.stem for p in PACKAGE.glob("*.py") if name in p.read_text()]
         assert homes == ["signals" if "sigterm" in name else "team"], (name, homes)
     files = (PACKAGE / "files.py").read_text()
-    assert files.count("os.O_CREAT | os.O_EXCL") == 1  # one loop takes a lock, for exclusive() and hold()
+    assert files.count("os.O_CREAT | os.O_EXCL") == 1  # one loop takes a lock
