@@ -8,7 +8,7 @@ STAMP := $(VENV)/.requirements-installed
 TORCH := torch torch._dynamo
 IMPORTED := numpy pandas scipy.stats sklearn.model_selection sklearn.metrics matplotlib.pyplot \
   matplotlib_inline.backend_inline cloudpickle joblib.externals.loky nbformat nbclient nbconvert ipykernel.kernelapp \
-  IPython pypdf tqdm
+  IPython pypdf
 # DATA: the labelled CSV to run on; empty = data/train.csv(.gz), Kaggle download, or the bundled sample
 DATA ?=
 export PYTHONPATH := $(CURDIR)

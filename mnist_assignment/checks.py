@@ -57,11 +57,11 @@ class Run:
     source: data.Source  # the train file's rows and sha256, for the record and the provenance line
     test: Path | None  # None: section 7.8 skips the submission, saying why (test_problem)
     test_problem: str | None
-    figures: Path = FIGURES  # every figure is saved here: QUICK_FIGURES for a QUICK run
-    submission: Path = SUBMISSION  # section 7.8's Kaggle file: QUICK_SUBMISSION for a QUICK run
-    quick: bool = False
-    seeds: int = 3  # the seeds and epochs the run uses: QUICK_SEEDS and QUICK_EPOCHS for a QUICK run
-    epochs: int = 20
+    figures: Path  # every figure is saved here: QUICK_FIGURES for a QUICK run
+    submission: Path  # section 7.8's Kaggle file: QUICK_SUBMISSION for a QUICK run
+    quick: bool
+    seeds: int  # the seeds and epochs the run uses: QUICK_SEEDS and QUICK_EPOCHS for a QUICK run
+    epochs: int
 
     def record(self) -> dict:
         """What the run does, as the executed notebook keeps it (records.RUN)."""

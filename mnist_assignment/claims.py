@@ -52,7 +52,6 @@ NOT_IN_RUN = "Not in this run:"
 HOLD = "the conclusions above hold"
 ONE_SEED = ("One seed: a comparison needs at least two seeds (three for the text's rule), "
             "so no verdict is judged in this run.")
-MIME = records.CLAIMS
 
 BRACKETED = re.compile(r"\[([^\[\]]+)\]")
 SETTLED = {"better", "worse"}
@@ -302,7 +301,7 @@ def check(*items: Claim, quick: bool = False) -> None:
     out = [] if quick else lines(results, say_one_seed)
     for line in out:
         print(line)
-    records.show(MIME, record(results, out, quick))
+    records.show(records.CLAIMS, record(results, out, quick))
 
 
 # ---------------------------------------------------------------- this run's values, as the text writes them
@@ -344,12 +343,3 @@ def trend(values) -> str:
     if last > before * (1 + TREND_TOL):
         return "rising"
     return "flat"
-
-
-
-if __name__ == "__main__":  # `python -m mnist_assignment.claims NOTEBOOK` runs the verifier too (scripts call it so)
-    import sys
-
-    from mnist_assignment.verify import main
-
-    sys.exit(main())

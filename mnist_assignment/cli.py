@@ -10,16 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .signals import run_command
-
-
-class UsageError(ValueError):
-    pass
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line instead of usage + message
-        raise UsageError(f"{self.prog}: {message}")
+from .signals import Parser, run_command
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,7 @@
 The notebook reads the CSV once, with pandas; before that, `peek` checks in a fraction of a second
 what needs no parse (the file is there, a CSV, Kaggle's header, its rows), and after it
 `check_values` judges the frame pandas read (whole-number pixels 0..255, labels 0..9, no blank cell,
-no short row). `load_digits` does the same three steps for the command line.
+no short row). `load_source` does the same three steps in one call (check-data, the tests).
 Every problem is a `DataError`: one line naming file, row and column, and what to do. Rows are
 counted from 1 over data rows, the header not included. The split, the tensors and the batches are
 the notebook's own code (split_data, make_loader).
@@ -122,7 +122,7 @@ def arrays(frame) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def load_digits(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """load_source without the Source."""
+    """load_source's images and labels (kind None: train or test, as the header says)."""
     images, labels, _ = load_source(path, kind)
     return images, labels
 

@@ -1,8 +1,10 @@
-"""The one way this project writes a file: to a temp name beside it, then rename.
+"""Files written whole, and folders held by one process.
 
-A reader (or a crash) sees the old file or the new one, never half of one. The temp name carries
-the process id, so two processes writing the same file do not trample each other's temp file,
-and the temp file is removed on every error path.
+A file is written to a temp name beside it, then renamed: a reader (or a crash) sees the old file or
+the new one, never half of one. The temp name carries the process id, so two processes writing the
+same file do not trample each other's temp file, and the temp file is removed on every error path.
+A folder's .lock names the live process that writes there (a notebook kernel), so that two runs
+never write the same figures; a lock or temp file of a process that is gone is taken over.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 
@@ -81,39 +82,32 @@ class BusyError(OSError):
     """Another live process holds the folder."""
 
 
-def take_lock(lock: Path, busy: Callable[[str], str], again: bool = False) -> bool:
-    """Create `lock` holding this process's id: True when taken now, False when it held it already and
-    `again` allows that. A lock of another live process raises BusyError with busy(its pid), a sentence
-    saying what to do; one whose process is gone is taken over."""
+def hold(folder: str | Path, what: str) -> Path:
+    """Take folder/.lock for as long as this process lives (a notebook kernel: its Run Alls).
+
+    Rerunning in the same process is fine; another live process holding it is refused with BusyError:
+    `what` (a sentence saying what to do) and its pid. The lock goes when the process exits; a killed
+    one's is taken over.
+    """
+    lock = Path(folder) / ".lock"
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             pid = holder(lock)
-            if again and pid == os.getpid():
-                return False
+            if pid == os.getpid():
+                return lock
             if pid is not None:
-                raise BusyError(busy(str(pid))) from None
+                raise BusyError(f"{what} (pid {pid})") from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue
         try:
             os.write(fd, str(os.getpid()).encode())
         finally:
             os.close(fd)
-        return True
-    raise BusyError(f"{lock.parent}: could not take its lock file {lock.name}")
-
-
-def hold(folder: str | Path, what: str) -> Path:
-    """Take folder/.lock for as long as this process lives (a notebook kernel: its Run Alls).
-
-    Rerunning in the same process is fine; another live process holding it is refused with `what`,
-    a sentence saying what to do. The lock goes when the process exits; a killed one's is taken over.
-    """
-    lock = Path(folder) / ".lock"
-    if take_lock(lock, lambda pid: f"{what} (pid {pid})", again=True):
         atexit.register(release, lock, os.getpid())
-    return lock
+        return lock
+    raise BusyError(f"{lock.parent}: could not take its lock file {lock.name}")
 
 
 def holder(lock: Path) -> int | None:

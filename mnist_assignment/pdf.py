@@ -56,7 +56,7 @@ body { font-size: 9pt; }
 .jp-RenderedHTMLCommon :not(pre) > code { padding: 0 2px; font-size: 0.9em; }
 h1, h2, h3, h4 { break-after: avoid; }
 .jp-RenderedHTMLCommon h1 { margin-top: 0.2em; }
-/* tables: 7.5pt, tight cells, one block on one page; a value ("96.48 ± 0.07", "+0.52 [-0.28, +1.31] tie")
+/* tables: 7.5pt, tight cells, one block on one page; a value ("96.48 ± 0.07", "+0.52 [-0.28, +1.31] too close to call")
    stays on one line, only the headers wrap */
 .jp-RenderedHTMLCommon table, table.dataframe { font-size: 7.5pt !important; margin: 2px 0 4px 0 !important;
   table-layout: auto; break-inside: avoid; }
@@ -128,7 +128,7 @@ def to_html(nb, header: str) -> str:
     # the ecosystem's tag convention: prose-formatting and source-rendering cells show their output only
     exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove-input"},
                                                          remove_all_outputs_tags={"remove-output"},
-                                                         remove_cell_tags={"remove-cell"}, enabled=True), True)
+                                                         enabled=True), True)
     body, _ = exporter.from_notebook_node(records.without_hidden(nb))  # not even an empty box for a record
     banner = f'<div class="report-header">{html.escape(header)}</div>'
     body = re.sub(r"<title>.*?</title>", f"<title>{html.escape(TITLE)}</title>", body, count=1, flags=re.S)

@@ -14,7 +14,6 @@ lines (verify.py): where the text and this run disagree.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -38,7 +37,7 @@ from .notebook_file import (
     unfinished,
 )
 from .pdf import ensure_fonts, export_pdf
-from .signals import run_command
+from .signals import Parser, run_command
 from .team import check_team
 
 QUICK_OUT = Path("build") / "quick"  # a QUICK run's copy, PDF and figures, beside each other (git-ignored)
@@ -48,13 +47,12 @@ def kernel_env() -> dict:
     """The kernel imports this checkout's package, whatever folder the notebook runs in."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    env["MNIST_PLAIN_PROGRESS"] = "1"  # plain lines, no widgets, in the saved outputs
     return env
 
 
 def kernel_config(sockets: Path):
     """The kernel talks to us over local socket files (private to this user) where the system has
-    them, instead of TCP ports, which also made the kernel warn on the terminal about plain-text TCP."""
+    them, instead of TCP ports, over which the kernel warns on the terminal about plain-text TCP."""
     from traitlets.config import Config
 
     config = Config()
@@ -109,7 +107,7 @@ def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600, l
 
 
 def refuse_if_held(folder: Path) -> None:
-    """The notebook's first cell holds its folder for as long as its kernel lives, so that two runs never
+    """The notebook's first check (check_run) holds its folder for as long as its kernel lives, so that two runs never
     write the same figures: a kernel left open after a Run All keeps holding it while idle. Said here, before
     a kernel starts, with how to free it."""
     pid = holder(folder / ".lock")
@@ -147,7 +145,7 @@ def print_verdict(nb, name: str) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mnist_assignment.report", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m mnist_assignment.report", description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="labelled CSV (default: data/train.csv, Kaggle download, or the sample)")
     parser.add_argument("--quick", action="store_true", help="bundled sample, 1 seed, few epochs")
     parser.add_argument("--out", help="execute a copy of the notebook in this folder, its working folder "
@@ -158,8 +156,8 @@ def main(argv=None) -> int:
     parser.add_argument("--names", help="the team members' names (written into the notebook's NAMES parameter)")
     parser.add_argument("--no-pdf", action="store_true", help="execute only; do not print report.pdf")
     parser.add_argument("--pdf-only", action="store_true", help="print the executed notebook to PDF again, no rerun")
-    args = parser.parse_args(argv)
-    return run_command(lambda: run(args), (ValueError, OSError))  # NotebookError, DataError, FontError among them
+    # NotebookError, DataError, FontError and UsageError are ValueErrors
+    return run_command(lambda: run(parser.parse_args(argv)), (ValueError, OSError))
 
 
 def run(args) -> int:

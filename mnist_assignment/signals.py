@@ -5,8 +5,20 @@ locks. Python's default for SIGTERM is to die at once, leaving them behind.
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
+
+
+class UsageError(ValueError):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose argument errors are one line (UsageError) instead of usage + message."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def interrupt_on_sigterm() -> None:

@@ -7,7 +7,7 @@ nothing else; report.pdf is then printed again from it (seconds, nothing rerun).
 folder named after the team that reruns anywhere: notebook, report.pdf, a README.md for graders,
 requirements.txt, the Makefile and pyproject.toml less what needs the repository's tests, the package,
 data/README.md and the bundled sample; never Kaggle's data, a venv, caches or the tests. Refused, in a
-line each: a notebook that is not a finished full run as the record its first cell keeps says
+line each: a notebook that is not a finished full run as the record its check_run cell keeps says
 (records.RUN; the parameters cell may have been edited since), a report.pdf not printed from it (the
 digest pdf.py stamps), and a run its text does not describe (verify.submission_problems: seeds, epochs,
 a study's values, the sample instead of Kaggle's file, a "Differs from the text:" line; verify.verify:
@@ -17,7 +17,6 @@ changed the experiment on purpose and rewrites the text to match.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import time
@@ -31,7 +30,7 @@ from . import notebook_file, records, verify
 from .files import atomic_path, write_atomic
 from .notebook_file import ROOT, notebook_digest, read_parameters, set_parameters, unfinished
 from .pdf import ensure_fonts, export_pdf, pdf_digest
-from .signals import run_command
+from .signals import Parser, run_command
 from .team import DATE_LINE, PLACEHOLDER, TEAM_EXAMPLE, TEAM_LINE, check_team, title_block
 
 NOTEBOOK = notebook_file.NOTEBOOK.name
@@ -145,7 +144,7 @@ REPO_ONLY = re.compile(r"""["'](tests|bench|scripts)(/[^"']*)?["']""")  # a path
 
 def zip_pyproject(text: str) -> str:
     """pyproject.toml as the zip holds it: without the tables that name the repository's tests/, bench/ or
-    scripts/ (pytest's test paths, lint exceptions for scripts), which the zip does not hold."""
+    scripts/ (pytest's test paths), which the zip does not hold."""
     tables = re.split(r"(?m)^(?=\[)", text)
     return "\n\n".join(t.rstrip("\n") for t in tables if t.strip() and not REPO_ONLY.search(t)) + "\n"
 
@@ -175,7 +174,7 @@ def require_full_run(nb) -> None:
         raise SubmissionError(f"{NOTEBOOK} {why}: run `make report` (the full run) before `make submission`")
     found = records.find(nb, records.RUN)
     if not found:
-        raise SubmissionError(f"{NOTEBOOK} was not executed by this project's checks (its first code cell keeps "
+        raise SubmissionError(f"{NOTEBOOK} was not executed by this project's checks (its check_run cell keeps "
                               "no record of the run): run `make report` before `make submission`")
     run = found[-1]  # a cell run twice in one kernel keeps its last outputs only; the last is the run's
     if not isinstance(run, dict) or not isinstance(run.get("quick"), bool):
@@ -247,15 +246,15 @@ def entry(name: str, mode: int) -> zipfile.ZipInfo:
 
 
 def main(argv=None, root: Path = ROOT) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mnist_assignment.submission", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m mnist_assignment.submission", description=__doc__.splitlines()[0])
     parser.add_argument("team", nargs="?", help=f"the team's ids joined by '_', e.g. {TEAM_EXAMPLE} "
                                                 "(default: the notebook's TEAM)")
     parser.add_argument("--names", help="the team members' names for the title block (default: the notebook's NAMES)")
     parser.add_argument("--out", help="folder for the zip (default: the project folder)")
     parser.add_argument("--anyway", action="store_true", help="zip a run that differs from the one the text "
                                                               "describes (the text is then yours to rewrite)")
-    args = parser.parse_args(argv)
-    return run_command(lambda: run(args, root), (ValueError, OSError))  # SubmissionError, NotebookError among them
+    # SubmissionError, NotebookError and UsageError are ValueErrors
+    return run_command(lambda: run(parser.parse_args(argv), root), (ValueError, OSError))
 
 
 def run(args, root: Path) -> int:

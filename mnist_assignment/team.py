@@ -1,6 +1,6 @@
 """Who hands the work in: the team's ids (TEAM) and the notebook's title block with their names.
 
-The notebook's parameters cell, its first check, `make report --team` and `make submission` all
+The notebook's first check (checks.check_run), `make report TEAM=...` and `make submission` all
 judge TEAM by the one rule here (is_team), and the title block is written by the one function here, so
 the notebook and the zip's rewritten notebook show it the same way.
 """

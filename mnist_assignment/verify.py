@@ -10,21 +10,21 @@ analysis (section 4 on) every number and verdict word of a paragraph must sit in
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 from pathlib import Path
 
 from . import records
-from .claims import BRACKETED, DIFFERS, MIME, normalise, plain
+from .claims import BRACKETED, DIFFERS, normalise, plain
+from .signals import Parser, UsageError
 
 HEADING = re.compile(r"^#{1,3}\s+(.+?)\s*#*\s*$")  # '## 5.1 Learning rate' (closing #'s allowed)
 ANALYSIS = re.compile(r"^#+\s*4\b", re.M)  # the analysis starts at section 4's heading
 NUMBER = re.compile(r"(?<![\w.])[-−+]?\d(?:[\d,]*\d)?(?:\.\d+)?%?(?!\w)")  # '42,000', not the comma of '8,'
 REFERENCE = re.compile(r"(?:Figures?|Tables?|[Ss]ections?)\s+(?:\d+(?:\.\d+)?\s*(?:,|and|or|to|–)\s*)*$")
-WORD = re.compile(r"\b(?:better|worse|ties?|settled|unsettled|borderline|falls?|falling|rises?|rising|flat|wins?|"
-                  r"loses?|faster|slower|smaller|larger|higher|lower|more|less|fewer|overfits?|above|below|same|"
+WORD = re.compile(r"\b(?:better|worse|too close to call|ties?|settled|unsettled|borderline|falls?|falling|rises?|"
+                  r"rising|flat|wins?|loses?|faster|slower|smaller|larger|higher|lower|more|less|fewer|overfits?|above|below|same|"
                   r"clearly|best|worst|weakest|strongest|helps?|hurts?|costs?|gains?|ahead|beats?)\b", re.I)
 NOT_PROSE = re.compile(r"\]\([^)]*\)|<[^>]*>")  # link targets and HTML tags: no claims in them
 
@@ -76,7 +76,7 @@ def is_record(rec) -> bool:
 def bindings(nb) -> list[tuple[int | None, int, dict]]:
     """(index of the markdown cell above, check cell index, record) for every record, in order."""
     return [(next((p for p in range(i - 1, -1, -1) if nb.cells[p].cell_type == "markdown"), None), i, rec)
-            for i, cell in enumerate(nb.cells) for rec in records.in_cell(cell, MIME)]
+            for i, cell in enumerate(nb.cells) for rec in records.in_cell(cell, records.CLAIMS)]
 
 
 def phrase_pattern(phrase: str) -> re.Pattern:
@@ -149,7 +149,8 @@ def coverage(nb) -> list[str]:
         for cell in cells[i + 1:]:
             if cell.cell_type == "markdown":
                 break
-            below += [c["phrase"] for rec in records.in_cell(cell, MIME) if is_record(rec) for c in rec["claims"]]
+            below += [c["phrase"] for rec in records.in_cell(cell, records.CLAIMS) if is_record(rec)
+                      for c in rec["claims"]]
         out.extend(unbound(nb, i, below))
     return out
 
@@ -192,10 +193,14 @@ def summary(nb, name: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mnist_assignment.verify",
-                                     description="Check an executed notebook's analysis against the run it records.")
+    parser = Parser(prog="python -m mnist_assignment.verify",
+                    description="Check an executed notebook's analysis against the run it records.")
     parser.add_argument("notebook", type=Path)
-    path = parser.parse_args(argv).notebook
+    try:
+        path = parser.parse_args(argv).notebook
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         nb = load(path)
     except NotANotebook as err:

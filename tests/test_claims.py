@@ -349,6 +349,7 @@ def test_an_edit_of_a_bound_phrase_is_caught(edited, phrases):
     (LR_TEXT + " A run takes 9.6 s, 8, then 42,000 images.", ["9.6", "8", "42,000"]),  # numbers outside any phrase
     (LR_TEXT.replace("every seed diverged", "every seed diverged, so lower rates are safer"), ["lower"]),
     (LR_TEXT.replace("0.1 is better than 0.01 by", "0.1 is worse than 0.01 by"), ["0.1", "worse", "0.01", "+0.86"]),
+    (LR_TEXT + " Batch size is too close to call.", ["too close to call"]),
 ])
 def test_a_number_or_verdict_word_outside_every_bound_phrase_is_caught(edited, loose):
     lines = [line for line in verify.verify(notebook(lr_text=edited)) if "no longer has" not in line]
@@ -456,7 +457,7 @@ def test_a_check_cell_in_a_kernel_records_its_claims_and_shows_only_what_differs
 
     agrees, moves = nb.cells[1].outputs, nb.cells[3].outputs
     assert [o.output_type for o in agrees] == ["display_data"] and agrees[0].data["text/plain"] == ""
-    assert agrees[0].data[claims.MIME]["claims"][0] == {"kind": "fact", "phrase": "went from [1.5] to",
+    assert agrees[0].data[records.CLAIMS]["claims"][0] == {"kind": "fact", "phrase": "went from [1.5] to",
                                                         "text": "1.5", "got": "1.5", "status": "agrees"}
     assert [o.output_type for o in moves] == ["stream", "display_data"]
     assert moves[0].text == "This run: went from 1.6 to — the conclusions above hold.\n"
@@ -465,7 +466,7 @@ def test_a_check_cell_in_a_kernel_records_its_claims_and_shows_only_what_differs
     exporter = HTMLExporter()
     exporter.exclude_input = True
     html, _ = exporter.from_notebook_node(nbformat.reads(nbformat.writes(nb), as_version=4))
-    assert "from [1.5]" not in html and '"got"' not in html and claims.MIME not in html  # the record is not shown
+    assert "from [1.5]" not in html and '"got"' not in html and records.CLAIMS not in html  # the record is not shown
     assert html.count("This run:") == 1
 
 

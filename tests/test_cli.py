@@ -42,7 +42,6 @@ def test_check_data_rejects_a_bad_file_in_one_line(tmp_path, sample_lines):
 @pytest.mark.parametrize("argv", [
     ["check-data"],
     ["check-data", "x.csv", "--kind", "both"],
-    ["train", "--data", "x.csv"],
     ["frobnicate"],
 ])
 def test_bad_arguments_exit_2_in_one_line(argv, capsys):
@@ -70,3 +69,12 @@ def test_help_and_argument_errors_do_not_load_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert "error:" in out.stderr
+
+
+@pytest.mark.parametrize("module", ["report", "submission", "verify"])
+def test_every_command_says_an_argument_error_in_one_line(module, capsys):
+    import importlib
+
+    assert importlib.import_module(f"mnist_assignment.{module}").main(["--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: python -m mnist_assignment.{module}: ") and err.count("\n") == 1, err

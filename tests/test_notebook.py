@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from pypdf import PdfReader
 
-from mnist_assignment import checks, claims, notebook_file, pdf, report, submission, verify
+from mnist_assignment import checks, claims, notebook_file, pdf, records, report, submission, verify
 
 ROOT = notebook_file.ROOT
 SECTIONS = ["1. Data preparation", "2. Architecture", "3. The training loop", "4. Baseline training",
@@ -44,7 +44,7 @@ def snapshot(root: Path) -> dict:
 def user_env() -> dict:
     """The environment of a student's or grader's shell: no CI, no test runner, no PYTHONPATH."""
     return {k: v for k, v in os.environ.items()
-            if k not in ("CI", "MNIST_PLAIN_PROGRESS", "PYTHONPATH") and not k.startswith("PYTEST")}
+            if k not in ("CI", "PYTHONPATH") and not k.startswith("PYTEST")}
 
 
 @pytest.fixture(scope="session")
@@ -149,8 +149,8 @@ def test_a_quick_run_says_so_once_at_the_top_and_lists_no_differences(quick_run)
     assert first.lstrip().startswith("QUICK"), first[:200]
     printed = "".join(o.get("text", "") for o in outputs(nb, "stream"))
     assert claims.DIFFERS not in printed and claims.THIS_RUN not in printed
-    records = [o for o in outputs(nb, "display_data") if claims.MIME in o.get("data", {})]
-    assert len(records) >= 10 and all(o["data"][claims.MIME]["quick"] for o in records)
+    kept = [o for o in outputs(nb, "display_data") if records.CLAIMS in o.get("data", {})]
+    assert len(kept) >= 10 and all(o["data"][records.CLAIMS]["quick"] for o in kept)
     assert verify.main([str(quick_run / QUICK_OUT / "mnist_assignment.ipynb")]) == 1  # the verifier: a smoke run
 
 
@@ -310,7 +310,7 @@ def a_checked_run(paragraph: str):
     """An executed notebook: a paragraph, and under it a check cell's record of the phrase it binds."""
     check = nbformat.v4.new_code_cell("check(...)")
     bound = {"kind": "fact", "phrase": "baseline reaches [97.31]%", "text": "97.31", "got": "97.31", "status": "agrees"}
-    check.outputs = [nbformat.v4.new_output("display_data", data={claims.MIME: {"quick": False, "claims": [bound]},
+    check.outputs = [nbformat.v4.new_output("display_data", data={records.CLAIMS: {"quick": False, "claims": [bound]},
                                                                     "text/plain": ""})]
     return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## 4. Baseline"),
                                            nbformat.v4.new_markdown_cell(paragraph), check])

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from mnist_assignment import claims, fonts, notebook_file, pdf, records, report, submission, team
+from mnist_assignment import fonts, notebook_file, pdf, records, report, submission, team
 
 PARAMETERS = """DATA = 'data/train.csv.gz'  # Kaggle's train.csv
 QUICK = False  # True: a smoke run
@@ -64,7 +64,7 @@ def executed(record=FULL):
     checks_cell = next(c for c in nb.cells if "check_run(" in c.source)
     checks_cell.outputs.append(nbformat.v4.new_output("display_data", data={records.RUN: record, "text/plain": ""}))
     check_cell = next(c for c in nb.cells if c.source == CHECK)  # the record check() keeps of the text's claims
-    checked = {claims.MIME: {"quick": False, "claims": [AGREES]}, "text/plain": ""}
+    checked = {records.CLAIMS: {"quick": False, "claims": [AGREES]}, "text/plain": ""}
     check_cell.outputs = [nbformat.v4.new_output("display_data", data=checked)]
     title = next(c for c in nb.cells if "title_block(" in c.source)
     title.outputs = [nbformat.v4.new_output("display_data", data={
@@ -136,7 +136,7 @@ def test_a_notebook_without_the_record_of_its_run_is_refused(root):
     assert refusal(root).startswith("mnist_assignment.ipynb: the record of its run is not one this project writes")
     rewrite(root, lambda nb: [c.update(outputs=[o for o in c.get("outputs", []) if not records.is_hidden(o)])
                               for c in nb.cells])
-    assert refusal(root) == ("mnist_assignment.ipynb was not executed by this project's checks (its first code cell "
+    assert refusal(root) == ("mnist_assignment.ipynb was not executed by this project's checks (its check_run cell "
                              "keeps no record of the run): run `make report` before `make submission`")
 
 
@@ -370,8 +370,8 @@ def test_as_root_on_debian_the_font_is_installed_announced(project, monkeypatch,
 def record_of_claims(*claimed):
     """A change to the notebook: its check cell's record holds these claims."""
     def change(nb):
-        output = next(o for c in nb.cells for o in c.get("outputs", []) if claims.MIME in o.get("data", {}))
-        output.data[claims.MIME] = {**output.data[claims.MIME], "claims": list(claimed)}
+        output = next(o for c in nb.cells for o in c.get("outputs", []) if records.CLAIMS in o.get("data", {}))
+        output.data[records.CLAIMS] = {**output.data[records.CLAIMS], "claims": list(claimed)}
 
     return change
 
