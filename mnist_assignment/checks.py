@@ -200,10 +200,7 @@ def check_run(**parameters) -> Run:
         raise CheckError(f"DATA: {err}") from None
     test, test_problem = test_file(train)
     try:
-        hold(".", f"another process holds this folder and would write the same {figures.as_posix()}/ and "
-                  "submission.csv: a Jupyter kernel that ran this notebook and is still open (idle too), or a "
-                  "make report; shut that kernel down (Kernel → Shut Down Kernel) or let the run finish, or run a "
-                  "copy in another folder")
+        hold(".", f"this folder (it would write the same {figures.as_posix()}/ and submission.csv)")
     except BusyError as err:
         raise CheckError(str(err)) from None
     seeds, epochs = (QUICK_SEEDS, QUICK_EPOCHS) if quick else (parameters["SEEDS"], parameters["EPOCHS"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .signals import Parser, run_command
+from .signals import Parser, one_line, run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,13 +31,13 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
 
-    return run_command(run, (ValueError, OSError, MemoryError), one_line)  # UsageError and DataError are ValueErrors
+    return run_command(run, (ValueError, OSError, MemoryError), describe)  # UsageError and DataError are ValueErrors
 
 
-def one_line(err: BaseException) -> str:
+def describe(err: BaseException) -> str:
     if isinstance(err, MemoryError):
         return "not enough memory to read this file (close other programs)"
-    return " ".join(str(err).split())[:300] or type(err).__name__
+    return one_line(err)
 
 
 def cmd_check_data(args) -> int:

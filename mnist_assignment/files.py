@@ -82,12 +82,18 @@ class BusyError(OSError):
     """Another live process holds the folder."""
 
 
-def hold(folder: str | Path, what: str) -> Path:
+def busy(pid: int, where: str) -> str:
+    """What to do about a folder (`where` names it) that another live process holds."""
+    return (f"another process (pid {pid}) holds {where}: a Jupyter kernel that ran the notebook there and is still "
+            "open (idle too), or a make report; shut that kernel down (Kernel → Shut Down Kernel) or let the other "
+            "run finish, or run a copy in another folder")
+
+
+def hold(folder: str | Path, where: str) -> Path:
     """Take folder/.lock for as long as this process lives (a notebook kernel: its Run Alls).
 
-    Rerunning in the same process is fine; another live process holding it is refused with BusyError:
-    `what` (a sentence saying what to do) and its pid. The lock goes when the process exits; a killed
-    one's is taken over.
+    Rerunning in the same process is fine; another live process holding it is refused with BusyError
+    (busy(pid, where)). The lock goes when the process exits; a killed one's is taken over.
     """
     lock = Path(folder) / ".lock"
     for _ in range(2):
@@ -98,7 +104,7 @@ def hold(folder: str | Path, what: str) -> Path:
             if pid == os.getpid():
                 return lock
             if pid is not None:
-                raise BusyError(f"{what} (pid {pid})") from None
+                raise BusyError(busy(pid, where)) from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue
         try:

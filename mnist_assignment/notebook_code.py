@@ -21,6 +21,8 @@ import sys
 import types
 from pathlib import Path
 
+from .signals import one_line
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "mnist_assignment.ipynb"
 TAG = "export"
@@ -98,7 +100,3 @@ def _execute(path: Path, cells: list[tuple[int, str]]) -> types.ModuleType:
         else:
             sys.modules[MODULE_NAME] = before
     return module
-
-
-def one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())[:200] or "no message"

@@ -1,8 +1,8 @@
 """An MLP written from scratch in NumPy: forward, backward and SGD by hand.
 
-The same maths as the PyTorch model (ReLU hidden layers, optional inverted dropout, softmax
-cross-entropy), so the two can be compared; tests check the hand-written gradients against
-PyTorch autograd in float64.
+The same maths as the notebook's baseline MLP (He-initialised ReLU hidden layers, softmax
+cross-entropy, plain SGD), so the two can be compared; tests check the hand-written gradients
+against PyTorch autograd in float64.
 """
 
 from __future__ import annotations
@@ -13,25 +13,20 @@ import numpy as np
 
 
 class NumpyMLP:
-    def __init__(self, sizes: list[int], dropout: float = 0.0, seed: int = 0, dtype=np.float32):
+    def __init__(self, sizes: list[int], seed: int = 0, dtype=np.float32):
         rng = np.random.default_rng(seed)
         # He initialisation, as in the PyTorch model
         self.weights = [(rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(dtype)
                         for a, b in zip(sizes, sizes[1:])]
         self.biases = [np.zeros(b, dtype=dtype) for b in sizes[1:]]
-        self.dropout = dropout
-        self.rng = rng
 
-    def forward(self, x: np.ndarray, train: bool = False) -> tuple[np.ndarray, list]:
-        """Logits, and what backward needs: each layer's input and its ReLU/dropout mask."""
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, list]:
+        """Logits, and what backward needs: each layer's input and its ReLU mask."""
         cache = []
         h = x
         for w, b in zip(self.weights[:-1], self.biases[:-1]):
             z = h @ w + b
             mask = (z > 0).astype(h.dtype)
-            if train and self.dropout > 0:  # inverted dropout: scale at training time only
-                keep = self.rng.random(z.shape) >= self.dropout
-                mask *= keep / (1.0 - self.dropout)
             cache.append((h, mask))
             h = z * mask
         cache.append((h, None))
@@ -48,8 +43,8 @@ class NumpyMLP:
         grad[np.arange(n), y] -= 1.0
         return float(loss), grad / n
 
-    def loss_and_grads(self, x: np.ndarray, y: np.ndarray, train: bool = True):
-        logits, cache = self.forward(x, train)
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray):
+        logits, cache = self.forward(x)
         loss, g = self.softmax_cross_entropy(logits, y)
         grads_w, grads_b = [None] * len(self.weights), [None] * len(self.weights)
         for i in reversed(range(len(self.weights))):
@@ -57,7 +52,7 @@ class NumpyMLP:
             grads_w[i] = h.T @ g
             grads_b[i] = g.sum(axis=0)
             if i > 0:
-                g = (g @ self.weights[i].T) * cache[i - 1][1]  # through ReLU and dropout of layer i-1
+                g = (g @ self.weights[i].T) * cache[i - 1][1]  # through the ReLU of layer i-1
         return loss, logits, grads_w, grads_b
 
     def sgd_step(self, grads_w, grads_b, lr: float) -> None:
@@ -66,16 +61,16 @@ class NumpyMLP:
             b -= lr * gb
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        logits, _ = self.forward(x, train=False)
+        logits, _ = self.forward(x)
         loss, _ = self.softmax_cross_entropy(logits, y)
         return loss, float((logits.argmax(1) == y).mean())
 
 
 def fit_numpy(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
               hidden=(128, 64), lr: float = 0.01, batch_size: int = 64, epochs: int = 20,
-              dropout: float = 0.0, seed: int = 0) -> list[dict]:
+              seed: int = 0) -> list[dict]:
     """Mini-batch SGD over seeded shuffles -> the history as the notebook's loop writes it (one dict per epoch)."""
-    model = NumpyMLP([x_train.shape[1], *hidden, 10], dropout, seed)
+    model = NumpyMLP([x_train.shape[1], *hidden, 10], seed)
     history = []
     order_rng = np.random.default_rng(seed + 1)
     for epoch in range(1, epochs + 1):

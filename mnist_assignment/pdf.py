@@ -212,7 +212,7 @@ def export_pdf(nb, pdf: Path) -> None:
     stamp_pdf(pdf, notebook_digest(nb))
 
 
-def ensure_fonts(values: dict) -> None:
+def ensure_title_fonts(values: dict) -> None:
     """Fonts for every character of the title block's names and course (values: the parameters), installed
     when this system can; otherwise fonts.FontError, before anything runs or prints."""
     for name in ("NAMES", "COURSE"):

@@ -24,6 +24,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .files import atomic_path
 from .stats import by_value, mean_curve, records
+from .stats import label as value_label
 
 WIDTH = 7.2  # inches: an A4 page's text width between 12 mm margins is 7.3
 DPI = 200
@@ -89,10 +90,6 @@ def sized(draw):
         finally:
             matplotlib.rcParams.update(saved)
     return wrapper
-
-
-def value_label(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @sized

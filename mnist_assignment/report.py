@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 
 from . import verify
-from .files import drop_stale_lock, holder, write_atomic
+from .files import busy, drop_stale_lock, holder, write_atomic
 from .notebook_file import (
     NOTEBOOK,
     ROOT,
@@ -36,7 +36,7 @@ from .notebook_file import (
     set_parameters,
     unfinished,
 )
-from .pdf import ensure_fonts, export_pdf
+from .pdf import ensure_title_fonts, export_pdf
 from .signals import Parser, run_command
 from .team import check_team
 
@@ -107,15 +107,13 @@ def execute(source: Path, target: Path, parameters: dict, timeout: int = 3600, l
 
 
 def refuse_if_held(folder: Path) -> None:
-    """The notebook's first check (check_run) holds its folder for as long as its kernel lives, so that two runs never
-    write the same figures: a kernel left open after a Run All keeps holding it while idle. Said here, before
-    a kernel starts, with how to free it."""
+    """The notebook's first check (check_run) holds its folder for as long as its kernel lives, so that two
+    runs never write the same figures: a kernel left open after a Run All keeps holding it while idle. Said
+    here, before a kernel starts, with how to free it."""
     pid = holder(folder / ".lock")
     if pid is not None:
         where = "the project folder" if folder.resolve() == ROOT else display_path(folder)
-        raise NotebookError(f"another process (pid {pid}) holds {where}: a Jupyter kernel that ran the notebook "
-                            "there and is still open, idle or not, or another make report; shut that kernel down "
-                            "(in Jupyter: Kernel → Shut Down Kernel) or let the other run finish, then run this again")
+        raise NotebookError(busy(pid, where))
 
 
 def reprint(out: Path) -> None:
@@ -127,7 +125,7 @@ def reprint(out: Path) -> None:
     why = unfinished(nb)
     if why:
         raise NotebookError(f"{display_path(notebook)} {why}: run make report")
-    ensure_fonts(read_parameters(nb))
+    ensure_title_fonts(read_parameters(nb))
     export_pdf(nb, out / "report.pdf")
 
 
@@ -197,7 +195,7 @@ def run(args) -> int:
     if not NOTEBOOK.exists():
         raise NotebookError(f"{NOTEBOOK.name} does not exist: nothing to run")
     # the names the run will print, given here or in the notebook: a font for them, or one line, now
-    ensure_fonts({**read_parameters(nbformat.read(NOTEBOOK, as_version=4)), **parameters})
+    ensure_title_fonts({**read_parameters(nbformat.read(NOTEBOOK, as_version=4)), **parameters})
     start = time.perf_counter()
     print(f"executing {NOTEBOOK.name} (data: {source.describe()}) ...", flush=True)
     # the page header names the data for a reader; its hash is in the closing note

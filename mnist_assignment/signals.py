@@ -30,6 +30,11 @@ def interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def one_line(err: BaseException, most: int = 300) -> str:
+    """An error's message on one line, at most `most` characters (its type's name when it has none)."""
+    return " ".join(str(err).split())[:most] or type(err).__name__
+
+
 def run_command(command, errors: tuple, describe=str) -> int:
     """command()'s exit status; one of `errors` is 'error: ' + describe(err) on stderr and exit 2."""
     interrupt_on_sigterm()

@@ -29,7 +29,7 @@ import nbformat
 from . import notebook_file, records, verify
 from .files import atomic_path, write_atomic
 from .notebook_file import ROOT, notebook_digest, read_parameters, set_parameters, unfinished
-from .pdf import ensure_fonts, export_pdf, pdf_digest
+from .pdf import ensure_title_fonts, export_pdf, pdf_digest
 from .signals import Parser, run_command
 from .team import DATE_LINE, PLACEHOLDER, TEAM_EXAMPLE, TEAM_LINE, check_team, title_block
 
@@ -267,7 +267,7 @@ def run(args, root: Path) -> int:
     values = read_parameters(nb)
     team = resolve_team(args.team, values)
     names = " ".join(args.names.split()) if args.names is not None else str(values.get("NAMES", ""))
-    ensure_fonts({**values, "NAMES": names})  # before printing: a font for them, or one line
+    ensure_title_fonts({**values, "NAMES": names})  # before printing: a font for them, or one line
     if retitle(nb, team, names):
         save_pair(nb, root)
         print(f"wrote team {team}{' (' + names + ')' if names else ''} into {NOTEBOOK} and printed "

@@ -178,7 +178,7 @@ def test_a_folder_in_use_by_another_live_run_is_refused(folder):
     other = os.getppid()  # a live process that is not this one
     (folder / ".lock").write_text(str(other))
     found = problems()
-    assert found[0].startswith("another process holds this folder") and "Shut Down Kernel" in found[0]
+    assert found[0].startswith(f"another process (pid {other}) holds this folder") and "Shut Down Kernel" in found[0]
     assert f"(pid {other})" in found[0]
     (folder / ".lock").write_text("999999999")  # its process is gone: taken over
     checks.check_run(**GOOD)
