@@ -87,7 +87,7 @@ def main() -> None:
     torch.set_num_threads(1)
     nb = notebook_code.load()
     images, labels = load_digits(args.path, kind="train")
-    train_set, _, _, _ = nb.split_data(images, labels)
+    train_set, _, _ = nb.split_data(images, labels)
     print(f"{args.path}: {len(train_set):,} training rows, MLP 784-128-64-10, SGD lr 0.01, "
           f"{torch.get_num_threads()} thread, {nb.device}; median of {args.rounds} interleaved rounds")
     print(f"{'batch':>6} {'usual s':>9} {'notebook s':>11} {'usual/notebook':>15}")

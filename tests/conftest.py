@@ -46,11 +46,11 @@ def nb():
 def small_split(sample, nb):
     """2,000 real digits through the notebook's split_data (stratified 80/20): enough for a short run to learn.
 
-    The datasets (train_set, val_set), the training part's mean and std, the validation rows, and the
-    tensors by name (x_train, y_train, x_val, y_val)."""
+    The datasets (train_set, val_set), the training part's mean and std, and the tensors by name
+    (x_train, y_train, x_val, y_val)."""
     images, labels = sample
-    train_set, val_set, (mean, std), val_rows = nb.split_data(images[:2000], labels[:2000])
-    return SimpleNamespace(train_set=train_set, val_set=val_set, mean=mean, std=std, val_rows=val_rows,
+    train_set, val_set, (mean, std) = nb.split_data(images[:2000], labels[:2000])
+    return SimpleNamespace(train_set=train_set, val_set=val_set, mean=mean, std=std,
                            x_train=train_set.tensors[0], y_train=train_set.tensors[1],
                            x_val=val_set.tensors[0], y_val=val_set.tensors[1])
 

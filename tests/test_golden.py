@@ -48,7 +48,7 @@ def histories(nb=None, configs=CONFIGS) -> dict:
     thread."""
     nb = nb or notebook_code.load()
     images, labels = data.load_digits(data.SAMPLE_DIR / "train.csv.gz")
-    train_set, val_set, _, _ = nb.split_data(images[:ROWS], labels[:ROWS])
+    train_set, val_set, _ = nb.split_data(images[:ROWS], labels[:ROWS])
     val_loader = nb.make_loader(val_set, 1000)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from mnist_assignment import stats
+from mnist_assignment import data, stats
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "batch_losses"}
@@ -86,7 +86,8 @@ def test_the_shuffled_loader_covers_every_row_once_and_reshuffles(nb):
 
 def test_the_split_is_stratified_and_disjoint(nb, sample):
     images, labels = sample
-    train_set, val_set, (mean, std), val_rows = nb.split_data(images, labels)
+    train_set, val_set, (mean, std) = nb.split_data(images, labels)
+    val_rows = data.validation_rows(labels)  # the same train_test_split call (tests/test_data.py checks it)
     assert len(val_set) == len(val_rows) == len(labels) // 5 and len(train_set) + len(val_set) == len(labels)
     assert len(set(val_rows.tolist())) == len(val_rows)
     assert torch.equal(val_set.tensors[1].cpu(), torch.from_numpy(labels[val_rows]))
@@ -95,12 +96,13 @@ def test_the_split_is_stratified_and_disjoint(nb, sample):
     shares = [100 * np.bincount(y, minlength=10) / len(y)
               for y in (train_set.tensors[1].cpu().numpy(), val_set.tensors[1].cpu().numpy())]
     assert np.abs(shares[0] - shares[1]).max() < 1  # percentage points
-    assert nb.split_data(images, labels)[3].tolist() == val_rows.tolist()  # the same split every time
+    assert torch.equal(nb.split_data(images, labels)[1].tensors[0], val_set.tensors[0])  # the same split every time
 
 
 def test_normalisation_uses_training_statistics_only(nb, sample):
     images, labels = sample[0][:2000], sample[1][:2000]
-    train_set, val_set, (mean, std), val_rows = nb.split_data(images, labels)
+    train_set, val_set, (mean, std) = nb.split_data(images, labels)
+    val_rows = data.validation_rows(labels)
     train_rows = np.setdiff1d(np.arange(len(labels)), val_rows)
     pixels = images[train_rows] / 255
     assert mean == pytest.approx(pixels.mean()) and std == pytest.approx(pixels.std())
@@ -111,7 +113,7 @@ def test_normalisation_uses_training_statistics_only(nb, sample):
     # the validation images changed beyond recognition: the statistics and the training part do not move
     brighter = images.copy()
     brighter[val_rows] = 255
-    train2, val2, stats2, _ = nb.split_data(brighter, labels)
+    train2, val2, stats2 = nb.split_data(brighter, labels)
     assert stats2 == (mean, std) and torch.equal(train2.tensors[0], x)
     assert not torch.equal(val2.tensors[0], val_set.tensors[0])
 
@@ -205,7 +207,7 @@ def test_each_seed_runs_on_its_own_split_in_the_workers_too(nb, sample):
     runs = cell["run_study"]({"base": nb.Config(epochs=1)})["base"]
     assert cell["splits"] == {}
     for seed, history in enumerate(runs):
-        train_set, val_set, _, _ = nb.split_data(images, labels, seed)
+        train_set, val_set, _ = nb.split_data(images, labels, seed)
         expected = nb.train(nb.Config(epochs=1, seed=seed), train_set, nb.make_loader(val_set, 1000))[1]
         assert numbers(history) == numbers(expected), seed
     assert runs[0][-1]["val_loss"] != runs[1][-1]["val_loss"]
