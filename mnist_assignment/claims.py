@@ -37,7 +37,6 @@ its kind and status, for the verifier (verify.py) and `make submission`.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, replace
 
@@ -308,12 +307,12 @@ def check(*items: Claim, quick: bool = False) -> None:
 
 def pct(x: float | None, digits: int = 2) -> str:
     """0.97441 -> '97.44' (a percentage, without the sign); 'diverged' when not a number."""
-    return f"{100 * x:.{digits}f}" if x is not None and math.isfinite(x) else "diverged"
+    return f"{100 * x:.{digits}f}" if stats.finite(x) else "diverged"
 
 
 def pts(x: float | None, digits: int = 2) -> str:
     """A difference in percentage points with its sign: 0.0012 -> '+0.12'."""
-    return f"{100 * x:+.{digits}f}" if x is not None and math.isfinite(x) else "n/a"
+    return f"{100 * x:+.{digits}f}" if stats.finite(x) else "n/a"
 
 
 def as_printed(x: float, digits: int = 2) -> float:
@@ -324,7 +323,7 @@ def as_printed(x: float, digits: int = 2) -> float:
 
 def num(x: float | None, digits: int = 1) -> str:
     """'6.3', or 'never' for an epoch count that was never reached."""
-    return f"{x:.{digits}f}" if x is not None and math.isfinite(x) else "never"
+    return f"{x:.{digits}f}" if stats.finite(x) else "never"
 
 
 TREND_TOL = 0.005  # 'still falling': the last three epochs' mean more than 0.5% below the three before
@@ -333,7 +332,7 @@ TREND_TOL = 0.005  # 'still falling': the last three epochs' mean more than 0.5%
 def trend(values) -> str:
     """'still falling', 'rising' or 'flat': the mean of the last three values against the three before,
     with a relative dead band, so one noisy epoch cannot decide it."""
-    v = [x for x in values if x is not None and math.isfinite(x)]
+    v = [x for x in values if stats.finite(x)]
     if len(v) < 6:
         return "too short to tell"
     before, last = float(np.mean(v[-6:-3])), float(np.mean(v[-3:]))
