@@ -152,8 +152,11 @@ def study_curves(study: dict, factor: str, path=None, x: str = "epoch", steps_pe
     handles, labels = row_major(handles, ncol), row_major(labels, ncol, blank="")
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0),
                borderaxespad=0.2, columnspacing=1.2, handletextpad=0.5)
-    n = len(next(iter(groups.values())))
-    spread = (f"mean ± std over {n} seeds" if bands else f"mean over {n} seeds") if n > 1 else "one seed"
+    counts = {value_label(value): len(runs) for value, runs in groups.items()}
+    n = max(counts.values())
+    seeds = f"{n} seeds" if len(set(counts.values())) == 1 else \
+        " and ".join(f"{k} seeds ({name})" for name, k in counts.items())  # "4 seeds (CNN) and 3 seeds (MLP)"
+    spread = (f"mean ± std over {seeds}" if bands else f"mean over {seeds}") if n > 1 else "one seed"
     fig.suptitle(f"{title}, {spread}" if title else f"{factor}: {spread}")
     legend_rows = -(-len(labels) // ncol)
     fig.tight_layout(rect=(0, (0.06 + 0.15 * legend_rows) / fig.get_figheight(), 1, 1), h_pad=0.4)

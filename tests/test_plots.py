@@ -59,3 +59,11 @@ def test_the_confusion_matrix_prints_the_mistakes_only():
     fig = plots.confusion(truth, pred)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["3"]
+
+
+def test_the_title_counts_each_settings_seeds_when_they_differ():
+    same = plots.study_curves({v: [history(0.9, 0.97)] * 3 for v in ("a", "b")}, "x", title="Figure 1: t")
+    assert same._suptitle.get_text() == "Figure 1: t, mean ± std over 3 seeds"
+    mixed = plots.study_curves({"CNN": [history(0.9, 0.99)] * 4, "MLP": [history(0.9, 0.97)] * 3}, "model",
+                               title="Figure 2: t")
+    assert mixed._suptitle.get_text() == "Figure 2: t, mean ± std over 4 seeds (CNN) and 3 seeds (MLP)"
